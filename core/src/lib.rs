@@ -1,0 +1,18 @@
+//! # lmlab — the logic behind every lesson
+//!
+//! One module per lesson of the lab. Everything here is plain Rust that compiles both natively and
+//! to `wasm32-unknown-unknown`, so the web app and the CLI show the very same numbers: a figure that
+//! appears on a page and in the terminal comes from one function in this crate.
+//!
+//! * [`precision`] — floating-point formats (fp64 … fp8), exact rounding, tensor memory, accumulation error.
+//! * [`accounting`] — FLOPs, parameter counts, memory and training time of transformers on real hardware.
+//! * [`exercise`] — "predict, then check" questions whose answers are computed by the modules above.
+//! * [`units`] — parsing and printing of human quantities (`70B`, `15e12`, `1.5 GiB`, `143.9 days`).
+
+pub mod accounting;
+pub mod error;
+pub mod exercise;
+pub mod precision;
+pub mod units;
+
+pub use error::InputError;

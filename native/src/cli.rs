@@ -1,0 +1,189 @@
+//! The command-line grammar. Values stay strings here and are parsed by `lmlab::units`, so the CLI
+//! accepts exactly what the web pages accept (`70B`, `15e12`, `1,024`) and rejects the same way.
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "lmlab", version, about = "A lab for building a language model from scratch (CS336).")]
+#[command(long_about = "A lab for building a language model from scratch, in the spirit of Stanford's CS336.\n\
+Run with no arguments to see what the lab can do.")]
+pub struct Cli {
+    // Numeric options accept negative numbers as values (`--params -5`), so that `lmlab` itself
+    // can say why the value is wrong rather than clap calling it an unknown flag.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Round a number into every floating-point format (or one), or decode a bit pattern.
+    Float(FloatArgs),
+    /// The range table: bits, bias, max, min normal, min subnormal, epsilon of every format.
+    Formats(JsonFlag),
+    /// The accumulation demo: add a value to an accumulator many times in each precision.
+    Accumulate(AccumulateArgs),
+    /// FLOPs, parameters, memory and training time.
+    Estimate {
+        #[command(subcommand)]
+        command: EstimateCommand,
+    },
+    /// "Predict, then check" questions; `--check ID ANSWER` checks an answer.
+    Exercises(ExerciseArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FloatArgs {
+    /// The number to round (decimal, e.g. 0.1, 1e-8, inf, nan). Parsed as an f64 first.
+    #[arg(allow_hyphen_values = true, required_unless_present = "bits")]
+    pub value: Option<String>,
+    /// Only this format: fp64, fp32, tf32, fp16, bf16, fp8e4m3, fp8e5m2.
+    #[arg(long, allow_negative_numbers = true)]
+    pub format: Option<String>,
+    /// Decode this bit pattern instead (hex 0x3C00 or binary 0b0011110000000000); needs --format.
+    #[arg(long, allow_negative_numbers = true, requires = "format", conflicts_with = "value")]
+    pub bits: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AccumulateArgs {
+    #[arg(long, default_value = "0.01", allow_hyphen_values = true)]
+    pub value: String,
+    #[arg(long, allow_negative_numbers = true, default_value = "1000")]
+    pub times: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EstimateCommand {
+    /// Training time (and cost): FLOPs / (GPUs × peak × MFU), FLOPs = 6·N·D.
+    Time(TimeArgs),
+    /// Parameter count and forward FLOPs of a transformer, by component.
+    Model(ModelArgs),
+    /// Training memory: weights, gradients, optimizer state, activations; what fits.
+    Memory(MemoryArgs),
+    /// Bytes of one tensor: shape × dtype.
+    Tensor(TensorArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TimeArgs {
+    /// Parameters N (70e9, 70B).
+    #[arg(long, allow_negative_numbers = true, required_unless_present = "preset", conflicts_with = "preset")]
+    pub params: Option<String>,
+    /// A model preset instead of --params (adds the attention FLOPs of its context).
+    #[arg(long, allow_negative_numbers = true)]
+    pub preset: Option<String>,
+    /// Training tokens D (15e12, 15T).
+    #[arg(long, allow_negative_numbers = true)]
+    pub tokens: String,
+    /// GPU from the catalog: a100, h100, h100-pcie, h200, b200, rtx4090, custom.
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu: String,
+    /// Number of GPUs.
+    #[arg(long, allow_negative_numbers = true, default_value = "1")]
+    pub gpus: String,
+    /// Model FLOPs utilization in (0, 1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub mfu: String,
+    /// The dtype whose peak applies.
+    #[arg(long, allow_negative_numbers = true, default_value = "bf16")]
+    pub dtype: String,
+    /// Price of one GPU-hour in US dollars, for the cost.
+    #[arg(long, allow_negative_numbers = true)]
+    pub usd_per_gpu_hour: Option<String>,
+    /// Peak TFLOP/s of a --gpu custom accelerator.
+    #[arg(long, allow_negative_numbers = true)]
+    pub peak_tflops: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShapeArgs {
+    /// A model preset: gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, cs336-tinystories, llama-70b.
+    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["vocab", "context", "d_model", "layers", "heads", "d_ff"])]
+    pub preset: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub vocab: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub context: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub d_model: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub layers: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub heads: Option<String>,
+    /// Key/value heads for grouped-query attention (default: --heads).
+    #[arg(long, allow_negative_numbers = true)]
+    pub kv_heads: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub d_ff: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Sequences per forward pass for the FLOPs breakdown.
+    #[arg(long, allow_negative_numbers = true, default_value = "1")]
+    pub batch: String,
+    /// Tokens per sequence (default: the context length).
+    #[arg(long, allow_negative_numbers = true)]
+    pub seq_len: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MemoryArgs {
+    /// Parameters N (or give --preset, which also allows activations and the largest batch).
+    #[arg(long, allow_negative_numbers = true, required_unless_present = "preset", conflicts_with = "preset")]
+    pub params: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub preset: Option<String>,
+    /// fp32, or mixed-bf16 (bf16 weights/activations with fp32 master weights).
+    #[arg(long, allow_negative_numbers = true, default_value = "mixed-bf16")]
+    pub precision: String,
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu: Option<String>,
+    #[arg(long, allow_negative_numbers = true, default_value = "1")]
+    pub gpus: String,
+    /// Sequences per step (whole cluster).
+    #[arg(long, allow_negative_numbers = true, default_value = "1")]
+    pub batch: String,
+    /// Memory in GB of a --gpu custom accelerator.
+    #[arg(long, allow_negative_numbers = true)]
+    pub memory_gb: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TensorArgs {
+    /// Shape, e.g. 4x8 or "[4, 8]".
+    #[arg(long, allow_negative_numbers = true)]
+    pub shape: String,
+    #[arg(long, allow_negative_numbers = true, default_value = "fp32")]
+    pub dtype: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExerciseArgs {
+    /// Check an answer: --check ID ANSWER.
+    #[arg(long, num_args = 2, value_names = ["ID", "ANSWER"], allow_hyphen_values = true)]
+    pub check: Option<Vec<String>>,
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,225 @@
+//! `lmlab estimate …`: the compute lab.
+
+use lmlab::accounting::{ClusterForm, MemoryForm, ModelChoice, ShapeForm, TimeForm};
+use lmlab::precision::{parse_shape, tensor_bytes, Format};
+use lmlab::units::{format_bytes, format_count, format_duration, format_number, parse_count};
+use lmlab::InputError;
+use serde::Serialize;
+
+use crate::cli::{MemoryArgs, ModelArgs, ShapeArgs, TensorArgs, TimeArgs};
+use crate::report::{print_json, print_pairs, print_table};
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+fn model_choice(args: &ShapeArgs) -> Result<ModelChoice, InputError> {
+    if let Some(p) = &args.preset {
+        return Ok(ModelChoice::Preset(p.clone()));
+    }
+    let missing: Vec<&str> = [
+        ("--vocab", &args.vocab),
+        ("--context", &args.context),
+        ("--d-model", &args.d_model),
+        ("--layers", &args.layers),
+        ("--heads", &args.heads),
+        ("--d-ff", &args.d_ff),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_none())
+    .map(|(k, _)| *k)
+    .collect();
+    if !missing.is_empty() {
+        return Err(InputError::new("model", "", format!("--preset NAME, or all of {}", missing.join(", "))));
+    }
+    Ok(ModelChoice::Custom(ShapeForm {
+        vocab_size: text(&args.vocab),
+        context_length: text(&args.context),
+        d_model: text(&args.d_model),
+        num_layers: text(&args.layers),
+        num_heads: text(&args.heads),
+        num_kv_heads: text(&args.kv_heads),
+        d_ff: text(&args.d_ff),
+    }))
+}
+
+pub fn time(args: &TimeArgs) -> Result<(), InputError> {
+    let form = TimeForm {
+        params: text(&args.params),
+        model: args.preset.clone().map(ModelChoice::Preset),
+        tokens: args.tokens.clone(),
+        cluster: ClusterForm { gpu: args.gpu.clone(), gpus: args.gpus.clone(), peak_tflops: text(&args.peak_tflops), memory_gb: String::new() },
+        mfu: args.mfu.clone(),
+        dtype: args.dtype.clone(),
+        usd_per_gpu_hour: text(&args.usd_per_gpu_hour),
+    };
+    let r = form.evaluate()?;
+    if args.json {
+        print_json(&r);
+        return Ok(());
+    }
+    let e = &r.estimate;
+    let f = &r.training_flops;
+    let mut pairs = vec![
+        ("parameters", format_count(f.params)),
+        ("tokens", format_count(f.tokens)),
+        ("FLOPs (6·N·D)", format_number(f.dense)),
+    ];
+    if f.attention > 0.0 {
+        pairs.push(("+ attention FLOPs", format_number(f.attention)));
+    }
+    pairs.extend([
+        ("total FLOPs", format_number(e.flops)),
+        ("cluster", format!("{} × {} at {} peak {} TFLOP/s, MFU {}", e.gpus, e.gpu, e.dtype, format_number(e.peak_flops_per_gpu / 1e12), e.mfu)),
+        ("achieved FLOP/s", format_number(e.achieved_flops_per_s)),
+        ("time", format!("{} ({} s)", format_duration(e.seconds), format_number(e.seconds))),
+        ("GPU-hours", format_count(e.gpu_hours)),
+    ]);
+    if let Some(cost) = e.cost_usd {
+        pairs.push(("cost", format!("${}", format_count(cost))));
+    }
+    print_pairs(&pairs);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ModelReport {
+    preset: Option<String>,
+    shape: lmlab::accounting::ModelShape,
+    params: lmlab::accounting::ParamCount,
+    forward: lmlab::accounting::ForwardFlops,
+    /// Forward FLOPs per token by the 2·N rule and the attention term it leaves out.
+    forward_flops_per_token_2n: f64,
+    attention_flops_per_token: f64,
+    /// Training FLOPs per token ≈ 3 × forward.
+    training_flops_per_token: f64,
+}
+
+pub fn model(args: &ModelArgs) -> Result<(), InputError> {
+    let shape = model_choice(&args.shape)?.shape()?;
+    let batch = parse_count("--batch", &args.batch)?;
+    let seq_len = match &args.seq_len {
+        Some(t) => parse_count("--seq-len", t)?,
+        None => shape.context_length,
+    };
+    let params = shape.params();
+    let forward = shape.forward_flops(batch, seq_len);
+    let report = ModelReport {
+        preset: args.shape.preset.clone(),
+        shape,
+        params,
+        forward_flops_per_token_2n: 2.0 * params.total as f64,
+        attention_flops_per_token: 4.0 * (shape.num_layers * seq_len * shape.d_model) as f64,
+        training_flops_per_token: 3.0 * forward.total_flops / (batch * seq_len) as f64,
+        forward,
+    };
+    if args.json {
+        print_json(&report);
+        return Ok(());
+    }
+    println!(
+        "model: vocab {} · context {} · d_model {} · {} layers · {} heads ({} KV) · d_ff {}",
+        shape.vocab_size, shape.context_length, shape.d_model, shape.num_layers, shape.num_heads, shape.num_kv_heads, shape.d_ff
+    );
+    let total = params.total as f64;
+    let share = |n: u64| format!("{:.1}%", 100.0 * n as f64 / total);
+    print_table(
+        &["parameters", "count", "share"],
+        &[
+            vec!["token embedding".into(), format_count(params.token_embedding as f64), share(params.token_embedding)],
+            vec!["attention (Q, K, V, O)".into(), format_count(params.attention as f64), share(params.attention)],
+            vec!["SwiGLU feed-forward".into(), format_count(params.feed_forward as f64), share(params.feed_forward)],
+            vec!["RMSNorm gains".into(), format_count(params.norms as f64), share(params.norms)],
+            vec!["LM head".into(), format_count(params.lm_head as f64), share(params.lm_head)],
+            vec!["total".into(), format!("{} ({})", format_count(total), params.total), "100%".into()],
+        ],
+    );
+    println!();
+    println!("forward FLOPs for {batch} × {seq_len} tokens:");
+    let rows: Vec<Vec<String>> = report
+        .forward
+        .components
+        .iter()
+        .map(|c| {
+            vec![c.name.to_string(), format_number(c.flops), format!("{:.1}%", 100.0 * c.flops / report.forward.total_flops), c.formula.to_string()]
+        })
+        .collect();
+    print_table(&["component", "FLOPs", "share", "formula"], &rows);
+    print_pairs(&[
+        ("matmul FLOPs", format_number(report.forward.matmul_flops)),
+        ("total FLOPs", format_number(report.forward.total_flops)),
+        ("2·N per token", format_number(report.forward_flops_per_token_2n)),
+        ("training per token", format_number(report.training_flops_per_token)),
+    ]);
+    Ok(())
+}
+
+pub fn memory(args: &MemoryArgs) -> Result<(), InputError> {
+    let form = MemoryForm {
+        params: text(&args.params),
+        model: args.preset.clone().map(ModelChoice::Preset),
+        precision: args.precision.clone(),
+        cluster: args.gpu.as_ref().map(|gpu| ClusterForm {
+            gpu: gpu.clone(),
+            gpus: args.gpus.clone(),
+            peak_tflops: String::new(),
+            memory_gb: text(&args.memory_gb),
+        }),
+        batch: args.batch.clone(),
+    };
+    let e = form.evaluate()?;
+    if args.json {
+        print_json(&e);
+        return Ok(());
+    }
+    let b = &e.bytes_per_param;
+    let gb = |x: f64| format!("{} ({} GB)", format_bytes(x), format_number(x / 1e9));
+    let mut pairs = vec![
+        ("parameters", format_count(e.params)),
+        ("precision", e.precision.key().to_string()),
+        ("weights", format!("{}  ({} bytes/param)", gb(e.weights_bytes), b.weights)),
+        ("gradients", format!("{}  ({} bytes/param)", gb(e.gradients_bytes), b.gradients)),
+        ("fp32 master weights", format!("{}  ({} bytes/param)", gb(e.master_weights_bytes), b.master_weights)),
+        ("AdamW moments", format!("{}  ({} bytes/param)", gb(e.optimizer_bytes), b.optimizer)),
+        ("model states", format!("{}  ({} bytes/param)", gb(e.states_bytes), b.total())),
+    ];
+    if let (Some(a), Some(total), Some(total_re)) = (e.activations_per_sequence, e.total_bytes, e.total_recomputed_bytes) {
+        pairs.push(("activations / layer / seq", format_bytes(a.per_layer)));
+        pairs.push(("  with recomputation", format_bytes(a.per_layer_recomputed)));
+        pairs.push(("activations (batch)", gb(e.activations_bytes.unwrap_or_default())));
+        pairs.push(("  with recomputation", gb(e.activations_recomputed_bytes.unwrap_or_default())));
+        pairs.push(("total", gb(total)));
+        pairs.push(("total, recomputation", gb(total_re)));
+    } else {
+        pairs.push(("activations", "give --preset for activations and the largest batch".into()));
+    }
+    if let (Some(cluster), Some(gpu), Some(gpus)) = (e.cluster_bytes, &e.gpu, e.gpus) {
+        let yes_no = |f: Option<bool>| if f == Some(true) { "yes" } else { "no" };
+        pairs.push(("cluster memory", format!("{} × {} = {}", gpus, gpu, gb(cluster))));
+        pairs.push(("fits", yes_no(e.fits).to_string()));
+        pairs.push(("fits with recomputation", yes_no(e.fits_recomputed).to_string()));
+        pairs.push((
+            "largest model that fits",
+            format!("{} parameters at {} bytes/param", format_count(e.largest_model_params.unwrap_or_default()), b.total()),
+        ));
+        if e.activations_per_sequence.is_some() {
+            let show = |v: Option<u64>| v.map_or("none (the states alone do not fit)".to_string(), |n| n.to_string());
+            pairs.push(("largest batch", show(e.largest_batch)));
+            pairs.push(("largest batch, recomputation", show(e.largest_batch_recomputed)));
+        }
+    }
+    print_pairs(&pairs);
+    Ok(())
+}
+
+pub fn tensor(args: &TensorArgs) -> Result<(), InputError> {
+    let shape = parse_shape(&args.shape)?;
+    let format = Format::parse(&args.dtype).map_err(|e| InputError { field: "--dtype".into(), ..e })?;
+    let m = tensor_bytes(&shape, format);
+    if args.json {
+        print_json(&m);
+    } else {
+        println!("{:?} {} = {} elements × {} bytes = {} bytes ({})", m.shape, format, m.elements, m.bytes_per_element, m.bytes, m.human);
+    }
+    Ok(())
+}

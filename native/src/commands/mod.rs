@@ -1,0 +1,6 @@
+//! One module per command family; each only parses, calls `lmlab`, and prints.
+
+pub mod estimate;
+pub mod exercises;
+pub mod float;
+pub mod welcome;

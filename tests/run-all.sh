@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Every test of lmlab, in one command (the README's test command; .ci/run calls exactly this).
+#
+# 1. Installs what is missing, idempotently: the wasm32 target, wasm-bindgen-cli at the exact
+#    version in Cargo.lock, trunk, Debian's chromium + chromium-driver, and binaryen's wasm-opt
+#    (npm `binaryen@132`: Debian's 108 writes modules that fail to load).
+# 2. Runs: native tests of all crates (release, so the build is shared with the CLI); core's and
+#    web's wasm tests in headless Chromium; `trunk build --release`; the built site end to end in
+#    Chromium (screenshots in tests/screenshots/).
+#
+# Builds go to a cache outside the clone ($LMLAB_CACHE, default ~/.cache/lmlab), so a fresh clone on
+# a machine that ran this before rebuilds almost nothing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+START=$SECONDS
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+step() { printf '\n==> [%4ds] %s\n' $((SECONDS - START)) "$*"; }
+# Runs a test command, keeping its output for the final tally.
+run_tests() { "$@" 2>&1 | tee -a "$LOG"; }
+
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132
+WASM_BINDGEN_VERSION=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' Cargo.lock)
+CACHE=${LMLAB_CACHE:-$HOME/.cache/lmlab}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+TOOLS=$CACHE/tools
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+export PATH="$HOME/.cargo/bin:$TOOLS/node_modules/.bin:$PATH"
+
+step "tools (installing what is missing)"
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  env -u CARGO_TARGET_DIR cargo install trunk --version "$TRUNK_VERSION" --locked --force
+fi
+apt_packages=()
+command -v chromium >/dev/null || apt_packages+=(chromium)
+command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
+command -v npm >/dev/null || apt_packages+=(nodejs npm)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}"
+fi
+if [ "$(wasm-opt --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ]; then
+  mkdir -p "$TOOLS"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
+fi
+export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)}
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-600}
+echo "rustc $(rustc --version | cut -d' ' -f2), $(wasm-bindgen --version), $(trunk --version), wasm-opt $(wasm-opt --version | awk '{print $3}'), $(chromium --version)"
+
+step "the app's main bundle must not link burn"
+if cargo tree -p web --target wasm32-unknown-unknown -e normal --prefix none | grep -q '^burn'; then
+  echo "error: web depends on burn; the model code belongs in the training worker bundle" >&2
+  exit 1
+fi
+
+step "native tests of every crate (release)"
+run_tests cargo test --release --workspace --exclude web
+
+step "core's wasm tests in headless Chromium"
+run_tests cargo test --release -p lmlab --target wasm32-unknown-unknown
+
+step "web's wasm tests in headless Chromium"
+run_tests cargo test --release -p web --target wasm32-unknown-unknown
+
+step "trunk build --release"
+trunk build --release
+for f in dist/*.wasm; do
+  printf 'bundle %s: %s bytes, %s bytes gzipped\n' "$(basename "$f")" "$(stat -c%s "$f")" "$(gzip -9 -c "$f" | wc -c)"
+done
+
+step "the built site in Chromium, end to end"
+run_tests cargo test --release -p lmlab-acceptance --test browser -- --ignored
+
+step "done in $((SECONDS - START)) s"
+passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
+failed=$(sed -n 's/^test result: .* \([0-9]*\) failed;.*/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
+echo "screenshots: tests/screenshots/"
+echo "all: ${passed:-0} passed, ${failed:-0} failed"

@@ -1,0 +1,40 @@
+//! Helpers shared by the acceptance tests: the `lmlab` binary, a static server for the built site,
+//! and a headless Chromium driven through chromedriver.
+
+pub mod browser;
+pub mod site;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (this crate lives in `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A `Command` for the `lmlab` binary of the same build profile as the running test, building it
+/// first if it is missing (cargo only builds binaries for their own package's tests).
+pub fn lmlab() -> Command {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/lmlab
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let bin = profile_dir.join(format!("lmlab{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let target_dir = profile_dir.parent().expect("target dir");
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "-p", "native", "--target-dir"]).arg(target_dir);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.current_dir(repo_root()).status().expect("run cargo build -p native");
+        assert!(status.success(), "cargo build -p native failed");
+    }
+    Command::new(bin)
+}
+
+/// Where screenshots go (`tests/screenshots/`, ignored by git).
+pub fn screenshot_dir() -> PathBuf {
+    let dir = repo_root().join("tests").join("screenshots");
+    std::fs::create_dir_all(&dir).expect("create tests/screenshots");
+    dir
+}

@@ -1,0 +1,184 @@
+//! The built site (trunk's `dist/`) in headless Chromium, used as a student would: type numbers,
+//! flip bits, pick presets, make mistakes, check exercises, reload a shared link. Screenshots go
+//! to `tests/screenshots/`.
+//!
+//! Needs `trunk build --release` first and Debian's chromium + chromium-driver, so it is ignored by
+//! a plain `cargo test`; `tests/run-all.sh` runs it with `--ignored`.
+
+use std::time::{Duration, Instant};
+
+use lmlab::precision::{represent, Format};
+use lmlab_acceptance::browser::Browser;
+use lmlab_acceptance::site::Site;
+use lmlab_acceptance::{lmlab, repo_root, screenshot_dir};
+use thirtyfour::prelude::*;
+
+/// Polls `css` until `ok(text)` holds (Yew renders asynchronously), up to 15 s.
+async fn wait_text(driver: &WebDriver, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    let mut last = String::from("<absent>");
+    while start.elapsed() < Duration::from_secs(15) {
+        if let Ok(el) = driver.find(By::Css(css)).await {
+            if let Ok(t) = el.text().await {
+                if ok(&t) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: text never satisfied the check; last seen {last:?}");
+}
+
+async fn attr(driver: &WebDriver, css: &str, name: &str) -> String {
+    let el = driver.query(By::Css(css)).first().await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.attr(name).await.unwrap().unwrap_or_else(|| panic!("{css} has no {name}"))
+}
+
+/// Replaces a text field's content by typing, as a person would.
+async fn type_into(driver: &WebDriver, css: &str, text: &str) {
+    let el = driver.query(By::Css(css)).first().await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+async fn click(driver: &WebDriver, css: &str) {
+    let el = driver.query(By::Css(css)).first().await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.scroll_into_view().await.unwrap();
+    el.click().await.unwrap();
+}
+
+async fn shot(driver: &WebDriver, name: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    driver.screenshot(&screenshot_dir().join(name)).await.unwrap();
+}
+
+async fn shot_of(driver: &WebDriver, css: &str, name: &str) {
+    let el = driver.find(By::Css(css)).await.unwrap();
+    el.scroll_into_view().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    el.screenshot(&screenshot_dir().join(name)).await.unwrap();
+}
+
+fn cli_json(args: &[&str]) -> serde_json::Value {
+    let out = lmlab().args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn precision_and_compute_labs_in_chromium() {
+    let dist = std::env::var("LMLAB_DIST").map(Into::into).unwrap_or_else(|_| repo_root().join("dist"));
+    let site = Site::serve(&dist);
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+
+    // Home: every lab is listed; the unbuilt ones say "coming" rather than break.
+    d.goto(format!("{}/", site.url)).await.unwrap();
+    wait_text(d, "h1", |t| t.contains("Build a language model")).await;
+    assert_eq!(d.find_all(By::Css("nav .nav-link")).await.unwrap().len(), 5);
+    assert_eq!(d.find_all(By::Css("nav .nav-link.coming")).await.unwrap().len(), 3);
+    shot(d, "01-home.png").await;
+    click(d, "#nav-train").await;
+    wait_text(d, ".coming-page .notice", |t| t.contains("coming")).await;
+
+    // Precision: type a number, read every format.
+    click(d, "#nav-precision").await;
+    type_into(d, "#value-input", "1e-8").await;
+    wait_text(d, "[data-format=fp16] .class", |t| t == "zero").await;
+    for f in Format::ALL {
+        let bits = attr(d, &format!("[data-format={}] .bits", f.key()), "data-bits").await;
+        assert_eq!(bits, represent(f, 1e-8).bits, "{f} bits of 1e-8");
+    }
+    // The CLI prints the same bits.
+    let cli = cli_json(&["float", "1e-8", "--json"]);
+    for row in cli.as_array().unwrap() {
+        let key = row["format"].as_str().unwrap();
+        assert_eq!(attr(d, &format!("[data-format={key}] .bits"), "data-bits").await, row["bits"].as_str().unwrap());
+    }
+    shot(d, "02-precision-1e-8.png").await;
+
+    // Flip the last mantissa bit of fp16's 1.0.
+    type_into(d, "#value-input", "1").await;
+    wait_text(d, "[data-format=fp16] .value", |t| t == "1").await;
+    click(d, "[data-format=fp16] .bit[data-index='15']").await;
+    wait_text(d, "[data-format=fp16] .value", |t| t == "1.0009765625").await;
+    let value = d.find(By::Css("#value-input")).await.unwrap().value().await.unwrap();
+    assert_eq!(value.as_deref(), Some("1.0009765625"));
+    assert_eq!(wait_text(d, "[data-format=bf16] .value", |_| true).await, "1");
+
+    // A mistake: an inline message that names it; nothing breaks.
+    type_into(d, "#value-input", "0.1x").await;
+    let err = wait_text(d, ".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("0.1x"), "{err}");
+    shot(d, "03-precision-error.png").await;
+    type_into(d, "#value-input", "0.1").await;
+    wait_text(d, "[data-format=fp32] .value", |t| t == "0.100000001490116119384765625").await;
+
+    // The accumulation demo and its chart.
+    assert_eq!(wait_text(d, "[data-recipe='fp16'] .result", |_| true).await, "9.953125");
+    assert_eq!(d.find_all(By::Css("#accumulation-chart polyline.series")).await.unwrap().len(), 5);
+    shot_of(d, "#accumulation-chart", "04-precision-accumulation.png").await;
+
+    // Predict, then check.
+    type_into(d, "#exercise-fp16-underflow input.answer", "0").await;
+    click(d, "#exercise-fp16-underflow button.check").await;
+    wait_text(d, "#exercise-fp16-underflow .verdict .message", |t| t.starts_with("Right")).await;
+    type_into(d, "#exercise-e4m3-max input.answer", "240").await;
+    click(d, "#exercise-e4m3-max button.check").await;
+    wait_text(d, "#exercise-e4m3-max .verdict .message", |t| t.contains("448")).await;
+
+    // The URL is the state: reloading it restores the view.
+    let url = d.current_url().await.unwrap();
+    assert!(url.as_str().contains("x=0.1"), "{url}");
+    d.goto(format!("{}/#/", site.url)).await.unwrap();
+    d.goto(url.as_str()).await.unwrap();
+    wait_text(d, "[data-format=fp32] .value", |t| t == "0.100000001490116119384765625").await;
+
+    // Compute: the lecture's 70B on 15T tokens on 1,024 H100s.
+    click(d, "#nav-compute").await;
+    click(d, "#f-model option[value='params']").await;
+    type_into(d, "#f-params", "70e9").await;
+    type_into(d, "#f-tokens", "15e12").await;
+    type_into(d, "#f-gpus", "1024").await;
+    type_into(d, "#f-mfu", "0.5").await;
+    click(d, "#f-gpu option[value='h100']").await;
+    wait_text(d, "#time-days", |t| t == "143.9 days").await;
+    let cli = cli_json(&["estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--gpus", "1024", "--mfu", "0.5", "--json"]);
+    let page_days: f64 = attr(d, "#time-days", "data-days").await.parse().unwrap();
+    assert_eq!(page_days, cli["days"].as_f64().unwrap(), "page and CLI agree to the last bit");
+    wait_text(d, "#memory-largest-model", |t| t.contains("5.12T")).await;
+    shot(d, "05-compute-70b.png").await;
+
+    // A mistake in MFU.
+    type_into(d, "#f-mfu", "1.5").await;
+    let err = wait_text(d, ".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("1.5") && err.contains("(0, 1]"), "{err}");
+    shot(d, "06-compute-error.png").await;
+    type_into(d, "#f-mfu", "0.5").await;
+    wait_text(d, "#time-days", |t| t == "143.9 days").await;
+
+    // A preset: GPT-2 XL's parameters and FLOPs by component.
+    click(d, "#f-model option[value='gpt2-xl']").await;
+    wait_text(d, "#params-total", |t| t.contains("2127057600")).await;
+    let cli = cli_json(&["estimate", "model", "--preset", "gpt2-xl", "--json"]);
+    assert_eq!(attr(d, "#params-total", "data-params").await, cli["params"]["total"].to_string());
+    assert_eq!(d.find_all(By::Css("#flops-chart .bar-row")).await.unwrap().len(), 7);
+    type_into(d, "#exercise-70b-training-days input.answer", "144").await;
+    click(d, "#exercise-70b-training-days button.check").await;
+    wait_text(d, "#exercise-70b-training-days .verdict .message", |t| t.starts_with("Right")).await;
+    d.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    shot(d, "07-compute-gpt2-xl.png").await;
+    shot_of(d, "#memory-result", "08-compute-memory.png").await;
+
+    // A shared link opens the same scenario.
+    let url = d.current_url().await.unwrap();
+    assert!(url.as_str().contains("model=gpt2-xl") && url.as_str().contains("mfu=0.5"), "{url}");
+    d.goto(format!("{}/#/precision", site.url)).await.unwrap();
+    d.goto(url.as_str()).await.unwrap();
+    wait_text(d, "#params-total", |t| t.contains("2127057600")).await;
+
+    browser.quit().await;
+}

@@ -1,0 +1,5 @@
+//! Pieces shared by the pages: charts, exercises, form fields.
+
+pub mod charts;
+pub mod exercises;
+pub mod field;

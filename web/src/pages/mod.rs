@@ -1,0 +1,6 @@
+//! One module per page. Pages hold UI state only; every number comes from `lmlab`.
+
+pub mod coming;
+pub mod compute;
+pub mod home;
+pub mod precision;
