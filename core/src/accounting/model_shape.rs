@@ -125,6 +125,13 @@ impl ModelShape {
                 format!("a divisor of d_model = {}", self.d_model),
             ));
         }
+        if self.checked_param_total().is_none() || self.context_length > 1 << 24 {
+            return Err(InputError::new(
+                "model",
+                format!("d_model {} × {} layers × context {}", self.d_model, self.num_layers, self.context_length),
+                "a shape whose parameter count fits in 64 bits and a context of at most 16,777,216 tokens",
+            ));
+        }
         if self.num_heads % self.num_kv_heads != 0 {
             return Err(InputError::new(
                 "KV heads",
@@ -133,6 +140,19 @@ impl ModelShape {
             ));
         }
         Ok(())
+    }
+
+    /// The parameter total with overflow checks (absurd shapes typed into a form must not wrap).
+    fn checked_param_total(&self) -> Option<u64> {
+        let d = self.d_model;
+        let per_layer = d
+            .checked_mul(d)?
+            .checked_mul(4)?
+            .checked_add(d.checked_mul(self.d_ff)?.checked_mul(3)?)?
+            .checked_add(d.checked_mul(2)?)?;
+        let layers = per_layer.checked_mul(self.num_layers)?;
+        let embeddings = self.vocab_size.checked_mul(d)?.checked_mul(2)?;
+        layers.checked_add(embeddings)?.checked_add(d)
     }
 
     pub fn head_dim(&self) -> u64 {
@@ -176,7 +196,7 @@ impl ModelShape {
     /// T×T matrix (as the reference implementation does; a causal kernel could skip half).
     /// Elementwise work (RMSNorm ≈ 4 FLOPs per element) is listed but is tiny next to the matmuls.
     pub fn forward_flops(&self, batch: u64, seq_len: u64) -> ForwardFlops {
-        let tokens = (batch * seq_len) as f64;
+        let tokens = batch as f64 * seq_len as f64;
         let d = self.d_model as f64;
         let l = self.num_layers as f64;
         let t = seq_len as f64;
@@ -227,7 +247,7 @@ impl ModelShape {
     /// Forward attention-score FLOPs per token at full context: QKᵀ and AV, 4·L·T·d.
     /// This is the term that 2·N per token leaves out.
     pub fn attention_flops_per_token(&self) -> f64 {
-        4.0 * (self.num_layers * self.context_length * self.d_model) as f64
+        4.0 * self.num_layers as f64 * self.context_length as f64 * self.d_model as f64
     }
 }
 
@@ -276,6 +296,8 @@ mod tests {
         s.num_heads = 7;
         assert!(s.validate().unwrap_err().to_string().contains("d_model = 768"));
         s.num_heads = 12;
+        s.num_layers = u64::MAX / 2;
+        assert!(s.validate().unwrap_err().to_string().contains("64 bits"));
         s.num_layers = 0;
         assert!(s.validate().unwrap_err().to_string().contains("layers"));
         assert!(model_preset("gpt5").unwrap_err().to_string().contains("gpt2-xl"));

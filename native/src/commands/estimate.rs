@@ -109,8 +109,8 @@ pub fn model(args: &ModelArgs) -> Result<(), InputError> {
         shape,
         params,
         forward_flops_per_token_2n: 2.0 * params.total as f64,
-        attention_flops_per_token: 4.0 * (shape.num_layers * seq_len * shape.d_model) as f64,
-        training_flops_per_token: 3.0 * forward.total_flops / (batch * seq_len) as f64,
+        attention_flops_per_token: 4.0 * shape.num_layers as f64 * seq_len as f64 * shape.d_model as f64,
+        training_flops_per_token: 3.0 * forward.total_flops / (batch as f64 * seq_len as f64),
         forward,
     };
     if args.json {
