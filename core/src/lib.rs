@@ -16,3 +16,4 @@ pub mod precision;
 pub mod units;
 
 pub use error::InputError;
+pub mod tokenize;

@@ -29,6 +29,116 @@ pub enum Command {
     },
     /// "Predict, then check" questions; `--check ID ANSWER` checks an answer.
     Exercises(ExerciseArgs),
+    /// Split text into tokens with the char, byte, word or BPE tokenizer.
+    Tokenize(TokenizeArgs),
+    /// Byte-level BPE: `lmlab bpe train`.
+    Bpe {
+        #[command(subcommand)]
+        command: BpeCommand,
+    },
+    /// Text → token ids (to stdout, or a .bin token file for training).
+    Encode(EncodeArgs),
+    /// Token ids (whitespace-separated, or a .bin token file) → text.
+    Decode(DecodeArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BpeCommand {
+    /// Train a byte-level BPE tokenizer (CS336 semantics) on a text file.
+    Train(TrainArgs),
+}
+
+/// Where a BPE tokenizer comes from.
+#[derive(Args, Debug, Clone)]
+pub struct BpeSource {
+    /// GPT-2 `vocab.json` (with --merges).
+    #[arg(long, requires = "merges")]
+    pub vocab: Option<std::path::PathBuf>,
+    /// GPT-2 `merges.txt` (with --vocab).
+    #[arg(long, requires = "vocab")]
+    pub merges: Option<std::path::PathBuf>,
+    /// A directory with vocab.json + merges.txt, tokenizer.json (HF) or a *.tiktoken file.
+    #[arg(long, conflicts_with_all = ["vocab", "merges"])]
+    pub tokenizer_dir: Option<std::path::PathBuf>,
+    /// Special token (repeatable), e.g. --special '<|endoftext|>'.
+    #[arg(long = "special", allow_hyphen_values = true)]
+    pub specials: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenizeArgs {
+    /// char, byte, word, bpe, or gpt2 (the bundled GPT-2 BPE).
+    #[arg(long, default_value = "gpt2")]
+    pub tokenizer: String,
+    #[command(flatten)]
+    pub source: BpeSource,
+    /// Corpus for the word tokenizer's vocabulary (default: the input itself).
+    #[arg(long)]
+    pub corpus: Option<std::path::PathBuf>,
+    /// Word vocabulary cap.
+    #[arg(long, default_value = "10000")]
+    pub word_vocab: usize,
+    /// The text to tokenize.
+    #[arg(allow_hyphen_values = true, required_unless_present = "file", conflicts_with = "file")]
+    pub text: Option<String>,
+    /// Read the text from a file.
+    #[arg(long)]
+    pub file: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training text (UTF-8).
+    #[arg(long)]
+    pub input: std::path::PathBuf,
+    /// Vocabulary size: 256 bytes + merges + special tokens.
+    #[arg(long)]
+    pub vocab_size: String,
+    /// Special token (repeatable).
+    #[arg(long = "special", allow_hyphen_values = true)]
+    pub specials: Vec<String>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// gpt2 (vocab.json + merges.txt), hf (tokenizer.json), tiktoken (bpe.tiktoken) or all.
+    #[arg(long, default_value = "all")]
+    pub format: String,
+    /// Replace invalid UTF-8 with U+FFFD instead of stopping at it.
+    #[arg(long)]
+    pub lossy: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    pub source: BpeSource,
+    /// Use the bundled GPT-2 tokenizer (the default when no files are given).
+    #[arg(long)]
+    pub gpt2: bool,
+    /// Input text file (default: standard input).
+    #[arg(long)]
+    pub input: Option<std::path::PathBuf>,
+    /// Write a .bin token file (+ .bin.json sidecar) instead of printing ids.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub source: BpeSource,
+    #[arg(long)]
+    pub gpt2: bool,
+    /// A .bin token file (with its .bin.json sidecar) or a text file of ids (default: standard input).
+    #[arg(long)]
+    pub input: Option<std::path::PathBuf>,
+    /// Write the text here instead of standard output.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -3,8 +3,8 @@
 //! Every number printed here comes from the `lmlab` crate, the same functions the web pages call,
 //! so the CLI and the site always agree. Each command takes `--json` for scripts.
 //!
-//! Exit codes: 0 success, 2 bad input (a one-line message naming the value and what is accepted),
-//! 1 anything else.
+//! Exit codes: 0 success, 2 bad input — a value, a missing or malformed file — reported on one
+//! line that names the value (or file and line) and what is accepted.
 
 mod cli;
 mod commands;
@@ -12,25 +12,33 @@ mod report;
 
 use clap::Parser;
 
-use cli::{Cli, Command, EstimateCommand};
+use cli::{BpeCommand, Cli, Command, EstimateCommand};
+
+/// Any error a command reports to the user: bad values, unreadable or malformed files.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn main() {
     let cli = Cli::parse();
-    let outcome = match cli.command {
+    let outcome: CliResult = match cli.command {
         None => {
             commands::welcome::run();
             Ok(())
         }
-        Some(Command::Float(args)) => commands::float::run(&args),
-        Some(Command::Formats(args)) => commands::float::formats(&args),
-        Some(Command::Accumulate(args)) => commands::float::accumulate(&args),
+        Some(Command::Float(args)) => commands::float::run(&args).map_err(Into::into),
+        Some(Command::Formats(args)) => commands::float::formats(&args).map_err(Into::into),
+        Some(Command::Accumulate(args)) => commands::float::accumulate(&args).map_err(Into::into),
         Some(Command::Estimate { command }) => match command {
             EstimateCommand::Time(args) => commands::estimate::time(&args),
             EstimateCommand::Model(args) => commands::estimate::model(&args),
             EstimateCommand::Memory(args) => commands::estimate::memory(&args),
             EstimateCommand::Tensor(args) => commands::estimate::tensor(&args),
-        },
-        Some(Command::Exercises(args)) => commands::exercises::run(&args),
+        }
+        .map_err(Into::into),
+        Some(Command::Exercises(args)) => commands::exercises::run(&args).map_err(Into::into),
+        Some(Command::Tokenize(args)) => commands::tokenize::tokenize(&args),
+        Some(Command::Bpe { command: BpeCommand::Train(args) }) => commands::tokenize::train(&args),
+        Some(Command::Encode(args)) => commands::tokenize::encode(&args),
+        Some(Command::Decode(args)) => commands::tokenize::decode(&args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err}");

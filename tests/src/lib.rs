@@ -12,14 +12,20 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// A `Command` for the `lmlab` binary of the same build profile as the running test, building it
-/// first if it is missing (cargo only builds binaries for their own package's tests).
+/// A `Command` for the `lmlab` binary of the same build profile as the running test. Cargo only
+/// builds binaries for their own package's tests, so the first call runs `cargo build -p native`
+/// (a no-op when it is up to date): the tests never run a stale binary.
 pub fn lmlab() -> Command {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    Command::new(BUILT.get_or_init(build_lmlab))
+}
+
+fn build_lmlab() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/lmlab
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
     let bin = profile_dir.join(format!("lmlab{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
+    {
         let target_dir = profile_dir.parent().expect("target dir");
         let mut build = Command::new(env!("CARGO"));
         build.args(["build", "-p", "native", "--target-dir"]).arg(target_dir);
@@ -29,7 +35,7 @@ pub fn lmlab() -> Command {
         let status = build.current_dir(repo_root()).status().expect("run cargo build -p native");
         assert!(status.success(), "cargo build -p native failed");
     }
-    Command::new(bin)
+    bin
 }
 
 /// Where screenshots go (`tests/screenshots/`, ignored by git).

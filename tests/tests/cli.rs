@@ -160,3 +160,70 @@ fn accumulation_and_exercises() {
     let t = json(&["estimate", "tensor", "--shape", "4x8", "--dtype", "fp32", "--json"]);
     assert_eq!(t["bytes"].as_u64(), Some(128));
 }
+
+#[test]
+fn tokenizers_on_the_lecture_example() {
+    let v = json(&["tokenize", "--tokenizer", "char", "Hello, 世界!", "--json"]);
+    assert_eq!(v["ids"], serde_json::json!([72, 101, 108, 108, 111, 44, 32, 19990, 30028, 33]));
+    let v = json(&["tokenize", "--tokenizer", "byte", "Hello, 世界!", "--json"]);
+    assert_eq!(v["ids"], serde_json::json!([72, 101, 108, 108, 111, 44, 32, 228, 184, 150, 231, 149, 140, 33]));
+    assert_eq!(v["tokens"][7], "<0xE4>");
+    let v = json(&["tokenize", "--tokenizer", "gpt2", "Hello, how are you?", "--json"]);
+    assert_eq!(v["ids"], serde_json::json!([15496, 11, 703, 389, 345, 30]));
+    assert_eq!(v["tokens"], serde_json::json!(["Hello", ",", " how", " are", " you", "?"]));
+}
+
+#[test]
+fn bpe_train_encode_decode_round_trip() {
+    let dir = std::env::temp_dir().join(format!("lmlab-cli-bpe-{}", std::process::id()));
+    let corpus = lmlab_acceptance::repo_root().join("tests/fixtures/cs336/bpe/corpus.en");
+    let out = dir.join("tok");
+    let r = run(&["bpe", "train", "--input", corpus.to_str().unwrap(), "--vocab-size", "500", "--special", "<|endoftext|>", "--out", out.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["merges"], 243);
+    for f in ["vocab.json", "merges.txt", "tokenizer.json", "bpe.tiktoken"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // The first reference merge is (" ", "t") in GPT-2 form "Ġ t".
+    let merges = std::fs::read_to_string(out.join("merges.txt")).unwrap();
+    assert_eq!(merges.lines().nth(1), Some("Ġ t"));
+    let text = "the cat sat on the mat<|endoftext|>And then?";
+    let input = dir.join("in.txt");
+    std::fs::write(&input, text).unwrap();
+    let bin = dir.join("in.bin");
+    let tok = out.to_str().unwrap();
+    let r = run(&["encode", "--tokenizer-dir", tok, "--special", "<|endoftext|>", "--input", input.to_str().unwrap(), "--out", bin.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::metadata(&bin).unwrap().len() % 2, 0, "uint16 ids");
+    let r = run(&["decode", "--tokenizer-dir", tok, "--special", "<|endoftext|>", "--input", bin.to_str().unwrap()]);
+    assert_eq!(r.stdout, text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tokenizer_bad_input() {
+    let dir = std::env::temp_dir().join(format!("lmlab-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.txt");
+    std::fs::write(&bad, b"fine text \xff\xfe then broken").unwrap();
+    let r = run(&["bpe", "train", "--input", bad.to_str().unwrap(), "--vocab-size", "300", "--out", dir.join("o").to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("bad.txt") && r.stderr.contains("offset 10"), "{}", r.stderr);
+    let r = run(&["bpe", "train", "--input", bad.to_str().unwrap(), "--vocab-size", "300", "--lossy", "--out", dir.join("o").to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&["bpe", "train", "--input", bad.to_str().unwrap(), "--vocab-size", "200", "--out", dir.join("o").to_str().unwrap()]);
+    assert!(r.code == 2 && r.stderr.contains("200") && r.stderr.contains("256"), "{}", r.stderr);
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, b"").unwrap();
+    let r = run(&["bpe", "train", "--input", empty.to_str().unwrap(), "--vocab-size", "300", "--out", dir.join("o").to_str().unwrap()]);
+    assert!(r.code == 2 && r.stderr.contains("empty"), "{}", r.stderr);
+    let ids = dir.join("ids.txt");
+    std::fs::write(&ids, "15496 11\n703 xyz\n").unwrap();
+    let r = run(&["decode", "--input", ids.to_str().unwrap()]);
+    assert!(r.code == 2 && r.stderr.contains("ids.txt:2") && r.stderr.contains("xyz"), "{}", r.stderr);
+    std::fs::write(&ids, "99999999").unwrap();
+    let r = run(&["decode", "--input", ids.to_str().unwrap()]);
+    assert!(r.code == 2 && r.stderr.contains("99999999"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

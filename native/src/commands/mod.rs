@@ -3,4 +3,5 @@
 pub mod estimate;
 pub mod exercises;
 pub mod float;
+pub mod tokenize;
 pub mod welcome;
