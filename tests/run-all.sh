@@ -4,7 +4,8 @@
 # 1. Installs what is missing, idempotently: the wasm32 target, wasm-bindgen-cli at the exact
 #    version in Cargo.lock, trunk, Debian's chromium + chromium-driver, and binaryen's wasm-opt
 #    (npm `binaryen@132`: Debian's 108 writes modules that fail to load).
-# 2. Runs: native tests of all crates (release, so the build is shared with the CLI); core's and
+# 2. Runs: native tests of all crates (release, so the build is shared with the CLI); an interop
+#    check that HF tokenizers and tiktoken (from PyPI, in a venv) read lmlab's files; core's and
 #    web's wasm tests in headless Chromium; `trunk build --release`; the built site end to end in
 #    Chromium (screenshots in tests/screenshots/).
 #
@@ -64,6 +65,15 @@ fi
 step "native tests of every crate (release)"
 run_tests cargo test --release --workspace --exclude web
 
+step "interop: HF tokenizers and tiktoken read the files lmlab writes"
+cargo build --release -p native
+VENV=$CACHE/py-venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "tokenizers==0.23.*" "tiktoken==0.14.*"
+interop=$(mktemp -d)
+run_tests "$VENV/bin/python" tests/interop/tokenizer_files.py "$CARGO_TARGET_DIR/release/lmlab" "$interop"
+rm -rf "$interop"
+
 step "core's wasm tests in headless Chromium"
 run_tests cargo test --release -p lmlab --target wasm32-unknown-unknown
 
@@ -80,7 +90,7 @@ step "the built site in Chromium, end to end"
 run_tests cargo test --release -p lmlab-acceptance --test browser -- --ignored
 
 step "done in $((SECONDS - START)) s"
-passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
-failed=$(sed -n 's/^test result: .* \([0-9]*\) failed;.*/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
+passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p; s/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
+failed=$(sed -n 's/^test result: .* \([0-9]*\) failed;.*/\1/p; s/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
 echo "screenshots: tests/screenshots/"
 echo "all: ${passed:-0} passed, ${failed:-0} failed"

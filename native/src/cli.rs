@@ -40,6 +40,31 @@ pub enum Command {
     Encode(EncodeArgs),
     /// Token ids (whitespace-separated, or a .bin token file) → text.
     Decode(DecodeArgs),
+    /// Benchmarks (tests/bench/ runs them side by side with the peers).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Single-thread GPT-2 encoding throughput on a file (loading and reading are not timed).
+    Tokenize(BenchTokenizeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchTokenizeArgs {
+    #[arg(long)]
+    pub input: std::path::PathBuf,
+    /// Timed repetitions; the best is reported.
+    #[arg(long, default_value = "3")]
+    pub repeat: usize,
+    /// Write the ids here (whitespace-separated), to compare with a peer.
+    #[arg(long)]
+    pub ids_out: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -12,7 +12,7 @@ mod report;
 
 use clap::Parser;
 
-use cli::{BpeCommand, Cli, Command, EstimateCommand};
+use cli::{BenchCommand, BpeCommand, Cli, Command, EstimateCommand};
 
 /// Any error a command reports to the user: bad values, unreadable or malformed files.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -39,6 +39,7 @@ fn main() {
         Some(Command::Bpe { command: BpeCommand::Train(args) }) => commands::tokenize::train(&args),
         Some(Command::Encode(args)) => commands::tokenize::encode(&args),
         Some(Command::Decode(args)) => commands::tokenize::decode(&args),
+        Some(Command::Bench { command: BenchCommand::Tokenize(args) }) => commands::tokenize::bench(&args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err}");

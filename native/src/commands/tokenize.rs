@@ -14,7 +14,7 @@ use lmlab::units::parse_count;
 use lmlab::InputError;
 use serde_json::json;
 
-use crate::cli::{BpeSource, DecodeArgs, EncodeArgs, TokenizeArgs, TrainArgs};
+use crate::cli::{BenchTokenizeArgs, BpeSource, DecodeArgs, EncodeArgs, TokenizeArgs, TrainArgs};
 use crate::report::print_json;
 use crate::CliResult;
 
@@ -276,6 +276,30 @@ pub fn decode(args: &DecodeArgs) -> CliResult {
     match &args.out {
         Some(p) => fs::write(p, text).map_err(|e| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() })?,
         None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `lmlab bench tokenize`: GPT-2 encoding throughput, one thread, best of `repeat` runs.
+pub fn bench(args: &BenchTokenizeArgs) -> CliResult {
+    let (bpe, _) = load_bpe(&BpeSource { vocab: None, merges: None, tokenizer_dir: None, specials: vec![] })?;
+    let text = read_text(&args.input)?;
+    let mut best = f64::INFINITY;
+    let mut ids = Vec::new();
+    for _ in 0..args.repeat.max(1) {
+        let t = Instant::now();
+        ids = bpe.encode(&text);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    if let Some(p) = &args.ids_out {
+        let joined: Vec<String> = ids.iter().map(u32::to_string).collect();
+        fs::write(p, joined.join(" ")).map_err(|e| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() })?;
+    }
+    let mb_per_s = text.len() as f64 / 1e6 / best;
+    if args.json {
+        print_json(&json!({"bytes": text.len(), "ids": ids.len(), "seconds": best, "mb_per_s": mb_per_s}));
+    } else {
+        println!("{} bytes → {} ids in {:.3} s: {:.1} MB/s (one thread, best of {})", text.len(), ids.len(), best, mb_per_s, args.repeat);
     }
     Ok(())
 }
