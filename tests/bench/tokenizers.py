@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -30,13 +31,25 @@ os.makedirs(WORK, exist_ok=True)
 
 def run_rss(cmd, env=None):
     """Runs a command in its own process; returns (stdout, wall seconds, peak RSS in MiB)."""
+    # Peak RSS is the child's own VmHWM (getrusage would include the parent's pages from before exec),
+    # sampled every 10 ms until it exits.
     start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    out = p.stdout.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    if status != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({status})")
-    return out.decode(), time.perf_counter() - start, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        peak_kib = 0
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak_kib = max(peak_kib, int(line.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.01)
+        if p.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed ({p.returncode})")
+        out.seek(0)
+        return out.read().decode(), time.perf_counter() - start, peak_kib / 1024
 
 
 def corpus_sources():
@@ -55,7 +68,7 @@ def corpus_sources():
 
 def make_corpus(size):
     path = os.path.join(WORK, f"corpus-{size // 1_000_000}MB.txt")
-    if os.path.exists(path) and os.path.getsize(path) >= size:
+    if os.path.exists(path) and size * 0.99 <= os.path.getsize(path) <= size:
         return path
     chunks, total = [], 0
     for p in corpus_sources():
@@ -66,12 +79,11 @@ def make_corpus(size):
             continue
         chunks.append(t + "\n" + SPECIAL + "\n")
         total += len(chunks[-1].encode())
-    base = "".join(chunks)
-    with open(path, "w", encoding="utf-8") as out:
-        written = 0
-        while written < size:
-            out.write(base)
-            written += len(base.encode())
+    base = "".join(chunks).encode()
+    data = (base * (size // len(base) + 1))[:size]
+    data = data[: data.rfind(b"\n") + 1]  # end on a line break (and a whole UTF-8 character)
+    with open(path, "wb") as out:
+        out.write(data)
     return path
 
 

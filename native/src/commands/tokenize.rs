@@ -280,9 +280,10 @@ pub fn decode(args: &DecodeArgs) -> CliResult {
     Ok(())
 }
 
-/// `lmlab bench tokenize`: GPT-2 encoding throughput, one thread, best of `repeat` runs.
+/// `lmlab bench tokenize`: GPT-2 encoding throughput, one thread, best of `repeat` runs. No special
+/// tokens, like tiktoken's `encode_ordinary` and HF's `encode` it is compared with.
 pub fn bench(args: &BenchTokenizeArgs) -> CliResult {
-    let (bpe, _) = load_bpe(&BpeSource { vocab: None, merges: None, tokenizer_dir: None, specials: vec![] })?;
+    let bpe = read_gpt2("gpt2 vocab.json", GPT2_VOCAB, "gpt2 merges.txt", GPT2_MERGES, &[])?;
     let text = read_text(&args.input)?;
     let mut best = f64::INFINITY;
     let mut ids = Vec::new();
