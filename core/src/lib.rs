@@ -4,6 +4,7 @@
 //! to `wasm32-unknown-unknown`, so the web app and the CLI show the very same numbers: a figure that
 //! appears on a page and in the terminal comes from one function in this crate.
 //!
+//! * [`tokenize`] — character, byte, word and byte-level BPE tokenizers, BPE training, file formats.
 //! * [`precision`] — floating-point formats (fp64 … fp8), exact rounding, tensor memory, accumulation error.
 //! * [`accounting`] — FLOPs, parameter counts, memory and training time of transformers on real hardware.
 //! * [`exercise`] — "predict, then check" questions whose answers are computed by the modules above.
@@ -13,7 +14,7 @@ pub mod accounting;
 pub mod error;
 pub mod exercise;
 pub mod precision;
+pub mod tokenize;
 pub mod units;
 
 pub use error::InputError;
-pub mod tokenize;
