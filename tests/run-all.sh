@@ -44,6 +44,8 @@ apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v npm >/dev/null || apt_packages+=(nodejs npm)
+# A CJK font, so screenshots of "Hello, 世界!" show the characters rather than boxes.
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_packages+=(fonts-wqy-microhei)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}"

@@ -147,3 +147,40 @@ fn long_runs_without_spaces_encode_and_round_trip() {
     let mixed: String = (0..(1 << 20) / 8).map(|i| ["abc", "xyz", "QRS", "éé"][i % 4]).collect();
     assert_eq!(bpe.decode(&bpe.encode(&mixed)).unwrap(), mixed);
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn gpt2_with_specials() -> &'static Bpe {
+        static MODEL: OnceLock<Bpe> = OnceLock::new();
+        MODEL.get_or_init(|| gpt2(&["<|endoftext|>".into(), "<|endoftext|><|endoftext|>".into()]))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// decode(encode(s)) == s for arbitrary text with special tokens mixed in, and each special
+        /// token that was inserted comes out as one id.
+        #[test]
+        fn gpt2_round_trips_any_text_with_specials(pieces in proptest::collection::vec(("\\PC{0,20}", 0usize..3), 0..10)) {
+            let bpe = gpt2_with_specials();
+            let text: String = pieces.iter().map(|(t, k)| format!("{t}{}", ["", "<|endoftext|>", " "][*k])).collect();
+            let ids = bpe.encode(&text);
+            prop_assert_eq!(bpe.decode(&ids).unwrap(), text.clone());
+            // Leftmost-longest special matches, counted by a plain scan.
+            let (single, double) = ("<|endoftext|>", "<|endoftext|><|endoftext|>");
+            let (mut rest, mut expected) = (text.as_str(), 0);
+            while let Some(c) = rest.chars().next() {
+                let skip = if rest.starts_with(double) { double.len() } else if rest.starts_with(single) { single.len() } else { 0 };
+                expected += usize::from(skip > 0);
+                rest = &rest[if skip > 0 { skip } else { c.len_utf8() }..];
+            }
+            prop_assert_eq!(ids.iter().filter(|&&i| bpe.is_special(i)).count(), expected);
+            let mut streamed = Vec::new();
+            bpe.encode_stream_chunked(&mut text.as_bytes(), "prop", 16, |c| streamed.extend_from_slice(c)).unwrap();
+            prop_assert_eq!(streamed, ids);
+        }
+    }
+}

@@ -150,6 +150,9 @@ pub struct EncodeArgs {
     /// Write a .bin token file (+ .bin.json sidecar) instead of printing ids.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Print {"ids": [...], "count": N} (or, with --out, the sidecar) as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +167,9 @@ pub struct DecodeArgs {
     /// Write the text here instead of standard output.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Print {"text": "...", "count": N} as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

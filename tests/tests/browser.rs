@@ -79,7 +79,7 @@ async fn precision_and_compute_labs_in_chromium() {
     d.goto(format!("{}/", site.url)).await.unwrap();
     wait_text(d, "h1", |t| t.contains("Build a language model")).await;
     assert_eq!(d.find_all(By::Css("nav .nav-link")).await.unwrap().len(), 5);
-    assert_eq!(d.find_all(By::Css("nav .nav-link.coming")).await.unwrap().len(), 3);
+    assert_eq!(d.find_all(By::Css("nav .nav-link.coming")).await.unwrap().len(), 2);
     shot(d, "01-home.png").await;
     click(d, "#nav-train").await;
     wait_text(d, ".coming-page .notice", |t| t.contains("coming")).await;
@@ -179,6 +179,102 @@ async fn precision_and_compute_labs_in_chromium() {
     d.goto(format!("{}/#/precision", site.url)).await.unwrap();
     d.goto(url.as_str()).await.unwrap();
     wait_text(d, "#params-total", |t| t.contains("2127057600")).await;
+
+    browser.quit().await;
+}
+
+/// Reads a downloaded file's content in the page (the link is a blob: URL).
+async fn download_text(d: &WebDriver, file: &str) -> String {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         fetch(document.querySelector('#downloads a[data-file=\"{file}\"]').href).then(r => r.text()).then(done, e => done('ERROR ' + e));"
+    );
+    let ret = d.execute_async(&script, vec![]).await.unwrap();
+    ret.json().as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn tokenizers_lab_in_chromium() {
+    let dist = std::env::var("LMLAB_DIST").map(Into::into).unwrap_or_else(|_| repo_root().join("dist"));
+    let site = Site::serve(&dist);
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    d.set_script_timeout(Duration::from_secs(30)).await.unwrap();
+
+    // The four tokenizers side by side on the lecture's example.
+    d.goto(format!("{}/#/tokenizers", site.url)).await.unwrap();
+    let card = |name: &str, what: &str| format!("[data-tokenizer={name}] {what}");
+    assert_eq!(attr(d, &card("char", ".ids"), "data-ids").await, "72 101 108 108 111 44 32 19990 30028 33");
+    assert_eq!(attr(d, &card("byte", ".ids"), "data-ids").await, "72 101 108 108 111 44 32 228 184 150 231 149 140 33");
+    wait_text(d, &card("gpt2", ".count"), |t| !t.is_empty()).await; // GPT-2 is fetched lazily
+    wait_text(d, &card("word", ".count"), |t| !t.is_empty()).await;
+    type_into(d, "#tok-input", "Hello, how are you?").await;
+    wait_text(d, &card("gpt2", ".count"), |t| t == "6").await;
+    assert_eq!(attr(d, &card("gpt2", ".ids"), "data-ids").await, "15496 11 703 389 345 30");
+    let text = "Héllò hôw are ü? 🙃 It's 2024!   New  line.";
+    type_into(d, "#tok-input", text).await;
+    let cli = cli_json(&["tokenize", "--tokenizer", "gpt2", text, "--json"]);
+    let cli_ids: Vec<String> = cli["ids"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+    wait_text(d, &card("gpt2", ".count"), |t| t == cli_ids.len().to_string()).await;
+    assert_eq!(attr(d, &card("gpt2", ".ids"), "data-ids").await, cli_ids.join(" "), "page and CLI agree");
+    type_into(d, "#tok-input", "Hello, 世界!").await;
+    wait_text(d, &card("char", ".count"), |t| t == "10").await;
+    shot(d, "09-tokenizers.png").await;
+
+    // A vocabulary too small for the bytes and the special token: named, and Train is disabled.
+    wait_text(d, "#corpus-name", |t| t.contains("Tiny Shakespeare")).await;
+    type_into(d, "#vocab-size", "200").await;
+    let err = wait_text(d, ".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("200") && err.contains("257"), "{err}");
+    assert!(!d.find(By::Css("#train")).await.unwrap().is_enabled().await.unwrap());
+
+    // Train on the bundled corpus; the merges equal the CLI's on the same file.
+    type_into(d, "#vocab-size", "300").await;
+    click(d, "#train").await;
+    let done = wait_text(d, "#train-done", |t| t.starts_with("Trained")).await;
+    assert!(done.contains("43 merges"), "{done}");
+    let out = std::env::temp_dir().join(format!("lmlab-e2e-bpe-{}", std::process::id()));
+    let corpus = repo_root().join("data/tinyshakespeare.txt");
+    let r = lmlab()
+        .args(["bpe", "train", "--input", corpus.to_str().unwrap(), "--vocab-size", "300", "--special", "<|endoftext|>", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let cli_merges = std::fs::read_to_string(out.join("merges.txt")).unwrap();
+    assert_eq!(download_text(d, "merges.txt").await, cli_merges, "the page's merges.txt equals the CLI's");
+    let hf: serde_json::Value = serde_json::from_str(&download_text(d, "tokenizer.json").await).unwrap();
+    assert_eq!(hf["model"]["type"], "BPE");
+    assert_eq!(d.find_all(By::Css("#downloads a[download]")).await.unwrap().len(), 4);
+    let _ = std::fs::remove_dir_all(&out);
+
+    // Step through the merges.
+    assert_eq!(attr(d, "#stepper", "data-step").await, "1");
+    let first = cli_merges.lines().nth(1).unwrap().replace('Ġ', "·").replace('Ċ', "↵");
+    let info = wait_text(d, "#merge-info", |t| t.starts_with("Merge 1 of 43")).await;
+    let (a, b) = first.split_once(' ').unwrap();
+    assert!(info.contains(a) && info.contains(b), "{info} vs {first}");
+    click(d, "#step-next").await;
+    wait_text(d, "#merge-info", |t| t.starts_with("Merge 2 of 43")).await;
+    click(d, "#step-last").await;
+    wait_text(d, "#merge-info", |t| t.starts_with("Merge 43 of 43")).await;
+    assert_eq!(d.find_all(By::Css("#compression-chart polyline.series")).await.unwrap().len(), 1);
+    wait_text(d, "[data-tokenizer=trained] .count", |t| !t.is_empty()).await;
+    d.execute("window.scrollTo(0, document.body.scrollHeight * 0.35)", vec![]).await.unwrap();
+    shot(d, "10-tokenizers-trained.png").await;
+
+    // Train on pasted text instead.
+    type_into(d, "#paste-corpus", "low lower lowest newer newest wider widest ".repeat(20).as_str()).await;
+    click(d, "#use-paste").await;
+    wait_text(d, "#corpus-name", |t| t.contains("pasted text")).await;
+    type_into(d, "#vocab-size", "270").await;
+    click(d, "#train").await;
+    wait_text(d, "#train-done", |t| t.contains("13 merges")).await;
+
+    // Predict, then check.
+    type_into(d, "#exercise-bytes-of-shijie input.answer", "6").await;
+    click(d, "#exercise-bytes-of-shijie button.check").await;
+    wait_text(d, "#exercise-bytes-of-shijie .verdict .message", |t| t.starts_with("Right")).await;
 
     browser.quit().await;
 }

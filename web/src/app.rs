@@ -66,6 +66,7 @@ fn view(route: &Route) -> Html {
     let key = route.to_fragment();
     match route.page {
         Page::Home => html! { <pages::home::Home /> },
+        Page::Tokenizers => html! { <pages::tokenizers::TokenizersLab key={key} route={route.clone()} /> },
         Page::Precision => html! { <pages::precision::PrecisionLab key={key} route={route.clone()} /> },
         Page::Compute => html! { <pages::compute::ComputeLab key={key} route={route.clone()} /> },
         p => html! { <pages::coming::Coming page={p} /> },

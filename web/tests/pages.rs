@@ -137,3 +137,21 @@ async fn compute_page_reads_the_url_and_checks_inputs() {
     assert_eq!(find("#params-total").await.get_attribute("data-params").unwrap(), "2127057600");
     assert_eq!(document().query_selector_all("#flops-chart .bar-row").unwrap().length(), 7);
 }
+
+#[wasm_bindgen_test]
+async fn tokenizers_page_shows_the_lecture_example() {
+    open("#/tokenizers").await;
+    let ids = |name: &str| format!("[data-tokenizer={name}] .ids");
+    assert_eq!(find(&ids("char")).await.get_attribute("data-ids").unwrap(), "72 101 108 108 111 44 32 19990 30028 33");
+    assert_eq!(find(&ids("byte")).await.get_attribute("data-ids").unwrap(), "72 101 108 108 111 44 32 228 184 150 231 149 140 33");
+    assert_eq!(text_of("[data-tokenizer=byte] .vocab").await, "256");
+    let input = find("#tok-input").await;
+    type_into(&input, "世界");
+    settle().await;
+    assert_eq!(text_of("[data-tokenizer=byte] .count").await, "6");
+    assert_eq!(text_of("[data-tokenizer=char] .count").await, "2");
+    let vocab = find("#vocab-size").await;
+    type_into(&vocab, "abc");
+    settle().await;
+    assert!(text_of(".field.invalid .error").await.contains("abc"));
+}

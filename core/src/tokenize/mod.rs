@@ -24,6 +24,50 @@ pub use word::WordTokenizer;
 
 use thiserror::Error;
 
+use crate::exercise::{Exercise, Tolerance};
+
+/// "Predict, then check" questions of the tokenizer lab; every answer is computed here.
+pub fn exercises() -> Vec<Exercise> {
+    let specials = ["<|endoftext|>".to_string()];
+    vec![
+        Exercise::new(
+            "bytes-of-shijie",
+            "How many byte tokens does \"世界\" take?",
+            ByteTokenizer.encode("世界").len() as f64,
+            Tolerance::Absolute(0.0),
+            "tokens",
+            "Each of these two characters is 3 bytes in UTF-8, so the byte tokenizer needs 6 tokens — 3× the \
+             character tokenizer. Byte-level BPE learns merges to win that back.",
+        ),
+        Exercise::new(
+            "char-vocab",
+            "How large is the vocabulary of the character (Unicode code point) tokenizer?",
+            CharTokenizer.vocab_size() as f64,
+            Tolerance::Relative(0.01),
+            "ids",
+            "Unicode has 0x110000 = 1,114,112 code points: a huge embedding table, mostly for characters that \
+             almost never appear.",
+        ),
+        Exercise::new(
+            "merges-for-500",
+            "BPE with vocab_size 500 and the special token <|endoftext|>: how many merges does training make?",
+            train::merges_for(500, &specials).map(|n| n as f64).unwrap_or(f64::NAN),
+            Tolerance::Absolute(0.0),
+            "merges",
+            "vocab_size counts the 256 byte tokens and the special token too: 500 − 256 − 1 = 243, exactly the \
+             CS336 reference run.",
+        ),
+        Exercise::new(
+            "pretokens-ill-go",
+            "Into how many pre-tokens does GPT-2's pattern split \"I'll go home\"?",
+            pretokenize::pretokenize("I'll go home").count() as f64,
+            Tolerance::Absolute(0.0),
+            "pre-tokens",
+            "\"I\", \"'ll\", \" go\", \" home\": contractions are split off, and a space sticks to the word after it.",
+        ),
+    ]
+}
+
 /// Everything that can go wrong reading, training or using a tokenizer. Messages name the file,
 /// line, offset or id involved.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -267,6 +267,37 @@ impl BpeTrainer {
     }
 }
 
+/// Cuts `text` into pieces of at most about `max_len` bytes at places that change no pre-token
+/// (non-space → space transitions), so they can be counted separately — on the page, one slice per
+/// animation frame. A piece may be longer when the text has no such place.
+pub fn slices(text: &str, max_len: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > max_len {
+        match safe_cut(rest, max_len) {
+            Some(cut) if cut > 0 => {
+                out.push(&rest[..cut]);
+                rest = &rest[cut..];
+            }
+            _ => break,
+        }
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// The model after the first `k` of `merges` (the stepper's view of training): bytes, the first
+/// `k` merged tokens, then the special tokens.
+pub fn partial_model(merges: &[MergeStep], k: usize, special_tokens: &[String]) -> Bpe {
+    let merges = &merges[..k.min(merges.len())];
+    let mut vocab: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    vocab.extend(merges.iter().map(|m| [m.left.as_slice(), m.right.as_slice()].concat()));
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = merges.iter().map(|m| (m.left.clone(), m.right.clone())).collect();
+    Bpe::new(vocab, &pairs, special_tokens).expect("merges of a training run are consistent")
+}
+
 /// Number of merges for a vocabulary size: vocab_size − 256 − specials (an error if negative).
 pub fn merges_for(vocab_size: usize, special_tokens: &[String]) -> Result<usize, TokenizeError> {
     let specials = SpecialTokens::new(special_tokens).tokens().len();

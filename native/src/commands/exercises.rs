@@ -9,7 +9,8 @@ use crate::report::print_json;
 fn all() -> Vec<(&'static str, Exercise)> {
     let precision = lmlab::precision::exercises().into_iter().map(|e| ("precision", e));
     let compute = lmlab::accounting::exercises().into_iter().map(|e| ("compute", e));
-    precision.chain(compute).collect()
+    let tokenizers = lmlab::tokenize::exercises().into_iter().map(|e| ("tokenizers", e));
+    tokenizers.chain(precision).chain(compute).collect()
 }
 
 pub fn run(args: &ExerciseArgs) -> Result<(), InputError> {

@@ -209,7 +209,15 @@ pub fn encode(args: &EncodeArgs) -> CliResult {
             fs::write(out, bytes).map_err(|e| io(out, e))?;
             let sidecar = sidecar_path(out);
             fs::write(&sidecar, serde_json::to_string_pretty(&info)?).map_err(|e| io(&sidecar, e))?;
-            eprintln!("wrote {} ids ({}) to {} and {}", info.count, info.dtype, out.display(), sidecar.display());
+            if args.json {
+                print_json(&info);
+            } else {
+                eprintln!("wrote {} ids ({}) to {} and {}", info.count, info.dtype, out.display(), sidecar.display());
+            }
+        }
+        None if args.json => {
+            let ids = bpe.encode_reader(&mut reader, &input_name)?;
+            print_json(&json!({"ids": ids, "count": ids.len()}));
         }
         None => {
             let stdout = std::io::stdout();
@@ -273,6 +281,10 @@ pub fn decode(args: &DecodeArgs) -> CliResult {
         }
     };
     let text = bpe.decode(&ids)?;
+    if args.json {
+        print_json(&json!({"text": text, "count": ids.len()}));
+        return Ok(());
+    }
     match &args.out {
         Some(p) => fs::write(p, text).map_err(|e| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() })?,
         None => print!("{text}"),

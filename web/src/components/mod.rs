@@ -3,3 +3,4 @@
 pub mod charts;
 pub mod exercises;
 pub mod field;
+pub mod tokens;

@@ -4,3 +4,4 @@ pub mod coming;
 pub mod compute;
 pub mod home;
 pub mod precision;
+pub mod tokenizers;
