@@ -58,6 +58,7 @@ fn suffixes_and_presets_are_accepted() {
 fn gpt2_xl_parameters_and_forward_flops() {
     let v = json(&["estimate", "model", "--preset", "gpt2-xl", "--json"]);
     assert_eq!(v["params"]["total"].as_u64().unwrap(), 2_127_057_600);
+    assert_eq!(v["total_params"].as_u64().unwrap(), 2_127_057_600);
     let flops = v["forward"]["matmul_flops"].as_f64().unwrap();
     assert!((flops / 4.51e12 - 1.0).abs() < 0.005, "{flops}");
     // A custom shape equal to the preset gives the same numbers.

@@ -85,6 +85,10 @@ pub fn time(args: &TimeArgs) -> Result<(), InputError> {
 #[derive(Serialize)]
 struct ModelReport {
     preset: Option<String>,
+    /// The parameter total (also in `params.total`), for scripts.
+    total_params: u64,
+    /// Forward matmul FLOPs of `batch` sequences of `seq_len` tokens (also in `forward.matmul_flops`).
+    forward_flops: f64,
     shape: lmlab::accounting::ModelShape,
     params: lmlab::accounting::ParamCount,
     forward: lmlab::accounting::ForwardFlops,
@@ -106,6 +110,8 @@ pub fn model(args: &ModelArgs) -> Result<(), InputError> {
     let forward = shape.forward_flops(batch, seq_len);
     let report = ModelReport {
         preset: args.shape.preset.clone(),
+        total_params: params.total,
+        forward_flops: forward.matmul_flops,
         shape,
         params,
         forward_flops_per_token_2n: 2.0 * params.total as f64,
