@@ -65,10 +65,11 @@ if cargo tree -p web --target wasm32-unknown-unknown -e normal --prefix none | g
 fi
 
 step "native tests of every crate (release)"
+# The CLI binary first: the acceptance tests run it (and must never find a stale one).
+cargo build --release -p native
 run_tests cargo test --release --workspace --exclude web
 
 step "interop: HF tokenizers and tiktoken read the files lmlab writes"
-cargo build --release -p native
 VENV=$CACHE/py-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "tokenizers==0.23.*" "tiktoken==0.14.*"
