@@ -67,7 +67,8 @@ fi
 step "native tests of every crate (release)"
 # The CLI binary first: the acceptance tests run it (and must never find a stale one).
 cargo build --release -p native
-run_tests cargo test --release --workspace --exclude web
+# lmlab/cpu: the model's tests need burn's CPU backend (the app's bundle never gets it).
+run_tests cargo test --release --workspace --exclude web --features lmlab/cpu
 
 step "interop: HF tokenizers and tiktoken read the files lmlab writes"
 VENV=$CACHE/py-venv

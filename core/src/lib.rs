@@ -13,8 +13,11 @@
 pub mod accounting;
 pub mod error;
 pub mod exercise;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod precision;
 pub mod tokenize;
+pub mod train;
 pub mod units;
 
 pub use error::InputError;

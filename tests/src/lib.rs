@@ -14,7 +14,8 @@ pub fn repo_root() -> PathBuf {
 
 /// A `Command` for the `lmlab` binary of the same build profile as the running test. Cargo only
 /// builds binaries for their own package's tests, so the first call runs `cargo build -p native`
-/// (a no-op when it is up to date): the tests never run a stale binary.
+/// (a no-op when it is up to date; tests/run-all.sh also builds it first, since a build cache
+/// shared by several clones can leave another clone's binary in place).
 pub fn lmlab() -> Command {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     Command::new(BUILT.get_or_init(build_lmlab))

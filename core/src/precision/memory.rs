@@ -40,7 +40,7 @@ pub fn parse_shape(text: &str) -> Result<Vec<u64>, InputError> {
     let inner = text.trim().trim_start_matches(['[', '(']).trim_end_matches([']', ')']);
     let expected = "dimensions ≥ 1 separated by x or commas, e.g. 4x8 or [4, 8]";
     let dims: Result<Vec<u64>, _> = inner
-        .split(|c: char| c == 'x' || c == 'X' || c == '×' || c == ',' || c == '*')
+        .split(['x', 'X', '×', ',', '*'])
         .map(|d| d.trim().parse::<u64>())
         .collect();
     match dims {

@@ -59,25 +59,6 @@ pub use rounding::{classify, decode, encode, from_bits, represent, round, ulp, C
 
 use crate::exercise::{Exercise, Tolerance};
 
-#[cfg(test)]
-mod parse_tests {
-    use super::*;
-
-    #[test]
-    fn values_and_bits() {
-        assert_eq!(parse_value("VALUE", "0.1").unwrap(), 0.1);
-        assert_eq!(parse_value("VALUE", "-inf").unwrap(), f64::NEG_INFINITY);
-        assert!(parse_value("VALUE", "nan").unwrap().is_nan());
-        assert!(parse_value("VALUE", "1e400").unwrap().is_infinite());
-        for bad in ["", "abc", "0x10", "1.2.3"] {
-            assert!(parse_value("VALUE", bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_bits("--bits", "0x3C00").unwrap(), 0x3C00);
-        assert_eq!(parse_bits("--bits", "0b101").unwrap(), 5);
-        assert_eq!(parse_bits("--bits", "0111").unwrap(), 7);
-        assert!(parse_bits("--bits", "0xZZ").is_err());
-    }
-}
 
 /// "Predict, then check" questions of the precision lab; every answer is computed by this module.
 pub fn exercises() -> Vec<Exercise> {
@@ -128,4 +109,24 @@ pub fn exercises() -> Vec<Exercise> {
              rounds to a multiple of 2^-7. Accumulating in fp32 fixes it — the reason for mixed precision.",
         ),
     ]
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn values_and_bits() {
+        assert_eq!(parse_value("VALUE", "0.1").unwrap(), 0.1);
+        assert_eq!(parse_value("VALUE", "-inf").unwrap(), f64::NEG_INFINITY);
+        assert!(parse_value("VALUE", "nan").unwrap().is_nan());
+        assert!(parse_value("VALUE", "1e400").unwrap().is_infinite());
+        for bad in ["", "abc", "0x10", "1.2.3"] {
+            assert!(parse_value("VALUE", bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_bits("--bits", "0x3C00").unwrap(), 0x3C00);
+        assert_eq!(parse_bits("--bits", "0b101").unwrap(), 5);
+        assert_eq!(parse_bits("--bits", "0111").unwrap(), 7);
+        assert!(parse_bits("--bits", "0xZZ").is_err());
+    }
 }

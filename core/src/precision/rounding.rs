@@ -335,6 +335,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::approx_constant)] // 3.14159 is the lecture's input, not π
     fn describes_a_value() {
         let r = represent(Format::Bf16, 3.14159);
         assert_eq!(r.bits.len(), 16);

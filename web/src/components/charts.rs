@@ -34,7 +34,7 @@ const BOTTOM: f64 = 44.0;
 
 /// About five round tick values covering [lo, hi].
 fn ticks(lo: f64, hi: f64) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) || !lo.is_finite() || !hi.is_finite() {
         return vec![lo];
     }
     let raw = (hi - lo) / 5.0;

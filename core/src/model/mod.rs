@@ -1,0 +1,11 @@
+//! # The model (lectures 3–4; CS336 assignment 1 §3)
+//!
+//! The transformer's building blocks as functions generic over burn's [`Backend`], so one
+//! definition runs on the CPU (ndarray), on WebGPU in the browser and on CUDA. Each function carries
+//! a `# Shapes` note; all are checked against CS336's published vectors in `core/tests/model_cs336.rs`.
+//!
+//! Behind the `model` feature: the app's main bundle never links burn.
+//!
+//! [`Backend`]: burn::tensor::backend::Backend
+
+pub mod ops;
