@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn every_lab_exercise_accepts_its_own_answer_and_rejects_a_far_one() {
-        let all = crate::precision::exercises().into_iter().chain(crate::accounting::exercises()).chain(crate::tokenize::exercises());
+        let all = crate::precision::exercises()
+            .into_iter()
+            .chain(crate::accounting::exercises())
+            .chain(crate::tokenize::exercises());
         for e in all {
             let right = e.check(&format!("{:e}", e.answer)).unwrap();
             assert!(right.correct, "{}", e.id);

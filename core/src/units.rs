@@ -25,8 +25,8 @@ pub fn parse_number(field: &str, text: &str) -> Result<f64, InputError> {
         None => return Err(InputError::new(field, text, expected)),
     };
     // Rust's f64 parser also takes "inf" and "NaN"; a count or a rate never is one.
-    let looks_numeric = !digits.is_empty()
-        && digits.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+    let looks_numeric =
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
     match digits.parse::<f64>() {
         Ok(v) if looks_numeric && (v * scale).is_finite() => Ok(v * scale),
         _ => Err(InputError::new(field, text, expected)),

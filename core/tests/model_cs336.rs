@@ -12,7 +12,9 @@ use serde_json::Value;
 type B = NdArray<f32>;
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cs336/model").join(format!("{name}.json"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/cs336/model")
+        .join(format!("{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
@@ -67,10 +69,12 @@ fn softmax_and_silu() {
 #[test]
 fn scaled_dot_product_attention_3d_and_4d() {
     let f = fixture("scaled_dot_product_attention");
-    let out = scaled_dot_product_attention(tensor::<3>(&f["q"]), tensor(&f["k"]), tensor(&f["v"]), Some(mask(&f["mask"])));
+    let out =
+        scaled_dot_product_attention(tensor::<3>(&f["q"]), tensor(&f["k"]), tensor(&f["v"]), Some(mask(&f["mask"])));
     assert_close(out, &f["snapshot"], 1e-6, 1e-4, "sdpa 3-D");
     let f = fixture("scaled_dot_product_attention_4d");
-    let out = scaled_dot_product_attention(tensor::<4>(&f["q"]), tensor(&f["k"]), tensor(&f["v"]), Some(mask(&f["mask"])));
+    let out =
+        scaled_dot_product_attention(tensor::<4>(&f["q"]), tensor(&f["k"]), tensor(&f["v"]), Some(mask(&f["mask"])));
     assert_close(out, &f["snapshot"], 1e-6, 1e-4, "sdpa 4-D");
 }
 

@@ -109,7 +109,13 @@ fn accumulation_matches_numpy() {
         let rest = &json[at + key.len() + 3..];
         rest[..rest.find([',', '\n']).unwrap()].trim().parse().unwrap()
     };
-    for (recipe, key) in [(R::Fp32, "fp32"), (R::Fp16, "fp16"), (R::Bf16, "bf16"), (R::Fp16InFp32, "fp16-in-fp32"), (R::Bf16InFp32, "bf16-in-fp32")] {
+    for (recipe, key) in [
+        (R::Fp32, "fp32"),
+        (R::Fp16, "fp16"),
+        (R::Bf16, "bf16"),
+        (R::Fp16InFp32, "fp16-in-fp32"),
+        (R::Bf16InFp32, "bf16-in-fp32"),
+    ] {
         assert_eq!(accumulate(0.01, 1000, recipe).result, number(key), "{key}");
     }
 }

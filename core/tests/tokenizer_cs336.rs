@@ -2,7 +2,9 @@
 //! provenance): GPT-2 ids identical to tiktoken on every case, the BPE training reference (all 243
 //! merges in order and the vocabulary), streaming, formats, and worst-case inputs.
 
-use lmlab::tokenize::formats::{from_gpt2_string, read_gpt2, read_hf, read_tiktoken, write_gpt2, write_hf, write_tiktoken};
+use lmlab::tokenize::formats::{
+    from_gpt2_string, read_gpt2, read_hf, read_tiktoken, write_gpt2, write_hf, write_tiktoken,
+};
 use lmlab::tokenize::train::train_bpe;
 use lmlab::tokenize::{Bpe, Tokenizer};
 use serde_json::Value;
@@ -23,7 +25,9 @@ fn fixture(name: &str) -> &'static str {
         "address.txt" => include_str!("../../tests/fixtures/cs336/tokenizer/address.txt"),
         "german.txt" => include_str!("../../tests/fixtures/cs336/tokenizer/german.txt"),
         "tinystories_sample.txt" => include_str!("../../tests/fixtures/cs336/tokenizer/tinystories_sample.txt"),
-        "special_token_trailing_newlines.txt" => include_str!("../../tests/fixtures/cs336/tokenizer/special_token_trailing_newlines.txt"),
+        "special_token_trailing_newlines.txt" => {
+            include_str!("../../tests/fixtures/cs336/tokenizer/special_token_trailing_newlines.txt")
+        }
         "special_token_double_newlines_non_whitespace.txt" => {
             include_str!("../../tests/fixtures/cs336/tokenizer/special_token_double_newlines_non_whitespace.txt")
         }
@@ -78,9 +82,14 @@ fn ascii_string_tokens_and_invalid_utf8_decoding() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn bpe_training_reproduces_the_cs336_reference() {
     let reference: Value = serde_json::from_str(REFERENCE).unwrap();
-    let hex = |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
-    let want_merges: Vec<(Vec<u8>, Vec<u8>)> =
-        reference["merges_hex"].as_array().unwrap().iter().map(|p| (hex(p[0].as_str().unwrap()), hex(p[1].as_str().unwrap()))).collect();
+    let hex =
+        |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+    let want_merges: Vec<(Vec<u8>, Vec<u8>)> = reference["merges_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (hex(p[0].as_str().unwrap()), hex(p[1].as_str().unwrap())))
+        .collect();
     let specials = vec!["<|endoftext|>".to_string()];
     let bpe = train_bpe(CORPUS, 500, &specials, &mut |_| {}).unwrap();
     assert_eq!(bpe.merges().len(), 243);
@@ -88,7 +97,8 @@ fn bpe_training_reproduces_the_cs336_reference() {
         assert_eq!(got, want, "merge {i}");
     }
     let mut got_vocab: Vec<Vec<u8>> = bpe.vocab().to_vec();
-    let mut want_vocab: Vec<Vec<u8>> = reference["vocab_hex"].as_object().unwrap().values().map(|v| hex(v.as_str().unwrap())).collect();
+    let mut want_vocab: Vec<Vec<u8>> =
+        reference["vocab_hex"].as_object().unwrap().values().map(|v| hex(v.as_str().unwrap())).collect();
     got_vocab.sort();
     want_vocab.sort();
     assert_eq!(bpe.vocab_size(), 500);
@@ -125,7 +135,8 @@ fn formats_round_trip_with_identical_ids() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn malformed_files_name_the_file_and_line() {
-    let err = read_gpt2("v.json", VOCAB, "m.txt", "#version: 0.2\nĠ t\nthis line has three\n", &[]).unwrap_err().to_string();
+    let err =
+        read_gpt2("v.json", VOCAB, "m.txt", "#version: 0.2\nĠ t\nthis line has three\n", &[]).unwrap_err().to_string();
     assert!(err.starts_with("m.txt:3:"), "{err}");
     let err = read_gpt2("v.json", VOCAB, "m.txt", "Ġ t\nzzqq xx\n", &[]).unwrap_err().to_string();
     assert!(err.starts_with("m.txt:2:") && err.contains("zzqq"), "{err}");

@@ -146,7 +146,10 @@ async fn precision_and_compute_labs_in_chromium() {
     type_into(d, "#f-mfu", "0.5").await;
     click(d, "#f-gpu option[value='h100']").await;
     wait_text(d, "#time-days", |t| t == "143.9 days").await;
-    let cli = cli_json(&["estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--gpus", "1024", "--mfu", "0.5", "--json"]);
+    let cli = cli_json(&[
+        "estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--gpus", "1024", "--mfu", "0.5",
+        "--json",
+    ]);
     let page_days: f64 = attr(d, "#time-days", "data-days").await.parse().unwrap();
     assert_eq!(page_days, cli["days"].as_f64().unwrap(), "page and CLI agree to the last bit");
     wait_text(d, "#memory-largest-model", |t| t.contains("5.12T")).await;
@@ -237,7 +240,18 @@ async fn tokenizers_lab_in_chromium() {
     let out = std::env::temp_dir().join(format!("lmlab-e2e-bpe-{}", std::process::id()));
     let corpus = repo_root().join("data/tinyshakespeare.txt");
     let r = lmlab()
-        .args(["bpe", "train", "--input", corpus.to_str().unwrap(), "--vocab-size", "300", "--special", "<|endoftext|>", "--out", out.to_str().unwrap()])
+        .args([
+            "bpe",
+            "train",
+            "--input",
+            corpus.to_str().unwrap(),
+            "--vocab-size",
+            "300",
+            "--special",
+            "<|endoftext|>",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

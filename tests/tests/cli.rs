@@ -47,9 +47,14 @@ fn training_time_of_70b_on_1024_h100s_is_about_144_days() {
 
 #[test]
 fn suffixes_and_presets_are_accepted() {
-    let a = json(&["estimate", "time", "--params", "70B", "--tokens", "15T", "--gpu", "H100", "--gpus", "1,024", "--mfu", "0.5", "--json"]);
+    let a = json(&[
+        "estimate", "time", "--params", "70B", "--tokens", "15T", "--gpu", "H100", "--gpus", "1,024", "--mfu", "0.5",
+        "--json",
+    ]);
     assert_eq!(a["flops"].as_f64().unwrap(), 6.3e24);
-    let b = json(&["estimate", "time", "--preset", "gpt2-xl", "--tokens", "1e9", "--gpu", "a100", "--mfu", "0.4", "--json"]);
+    let b = json(&[
+        "estimate", "time", "--preset", "gpt2-xl", "--tokens", "1e9", "--gpu", "a100", "--mfu", "0.4", "--json",
+    ]);
     assert_eq!(b["training_flops"]["params"].as_f64().unwrap(), 2_127_057_600.0);
     assert!(b["training_flops"]["attention"].as_f64().unwrap() > 0.0);
 }
@@ -63,8 +68,21 @@ fn gpt2_xl_parameters_and_forward_flops() {
     assert!((flops / 4.51e12 - 1.0).abs() < 0.005, "{flops}");
     // A custom shape equal to the preset gives the same numbers.
     let c = json(&[
-        "estimate", "model", "--vocab", "50257", "--context", "1024", "--d-model", "1600", "--layers", "48", "--heads", "25",
-        "--d-ff", "6400", "--json",
+        "estimate",
+        "model",
+        "--vocab",
+        "50257",
+        "--context",
+        "1024",
+        "--d-model",
+        "1600",
+        "--layers",
+        "48",
+        "--heads",
+        "25",
+        "--d-ff",
+        "6400",
+        "--json",
     ]);
     assert_eq!(c["params"], v["params"]);
 }
@@ -75,7 +93,19 @@ fn memory_largest_model_on_8_h100s_is_40b() {
     assert_eq!(v["largest_model_params"].as_f64().unwrap(), 40e9);
     assert_eq!(v["states_bytes"].as_f64().unwrap(), 640e9);
     assert_eq!(v["fits"], Value::Bool(true));
-    let fp32 = json(&["estimate", "memory", "--preset", "gpt2-small", "--precision", "fp32", "--gpu", "rtx4090", "--batch", "8", "--json"]);
+    let fp32 = json(&[
+        "estimate",
+        "memory",
+        "--preset",
+        "gpt2-small",
+        "--precision",
+        "fp32",
+        "--gpu",
+        "rtx4090",
+        "--batch",
+        "8",
+        "--json",
+    ]);
     assert!(fp32["largest_batch"].as_u64().unwrap() >= 1);
     assert!(fp32["largest_batch_recomputed"].as_u64().unwrap() > fp32["largest_batch"].as_u64().unwrap());
 }
@@ -102,7 +132,10 @@ fn float_json_has_every_format_with_bits_value_and_class() {
 #[test]
 fn float_single_format_and_specials() {
     let v = json(&["float", "1e-8", "--format", "fp16", "--json"]);
-    assert_eq!((v["format"].as_str(), v["class"].as_str(), v["value"].as_f64()), (Some("fp16"), Some("zero"), Some(0.0)));
+    assert_eq!(
+        (v["format"].as_str(), v["class"].as_str(), v["value"].as_f64()),
+        (Some("fp16"), Some("zero"), Some(0.0))
+    );
     let v = json(&["float", "1000", "--format", "fp8e4m3", "--json"]);
     assert_eq!(v["class"], "nan", "E4M3FN has no infinity: overflow is NaN");
     assert_eq!(v["value"], "nan");
@@ -117,12 +150,30 @@ fn float_single_format_and_specials() {
 #[test]
 fn bad_input_is_one_line_exit_2_naming_the_value() {
     let cases: [(&[&str], &[&str]); 9] = [
-        (&["estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--mfu", "1.5"], &["1.5", "(0, 1]"]),
-        (&["estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--mfu", "0"], &["'0'", "(0, 1]"]),
-        (&["estimate", "time", "--params", "abc", "--tokens", "15e12", "--gpu", "h100", "--mfu", "0.5"], &["--params", "'abc'"]),
-        (&["estimate", "time", "--params", "-5", "--tokens", "15e12", "--gpu", "h100", "--mfu", "0.5"], &["'-5'", "greater than zero"]),
-        (&["estimate", "time", "--params", "70e9", "--tokens", "", "--gpu", "h100", "--mfu", "0.5"], &["--tokens is empty"]),
-        (&["estimate", "time", "--params", "70e9", "--tokens", "1e9", "--gpu", "v100", "--mfu", "0.5"], &["'v100'", "h100", "rtx4090", "custom"]),
+        (
+            &["estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--mfu", "1.5"],
+            &["1.5", "(0, 1]"],
+        ),
+        (
+            &["estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--mfu", "0"],
+            &["'0'", "(0, 1]"],
+        ),
+        (
+            &["estimate", "time", "--params", "abc", "--tokens", "15e12", "--gpu", "h100", "--mfu", "0.5"],
+            &["--params", "'abc'"],
+        ),
+        (
+            &["estimate", "time", "--params", "-5", "--tokens", "15e12", "--gpu", "h100", "--mfu", "0.5"],
+            &["'-5'", "greater than zero"],
+        ),
+        (
+            &["estimate", "time", "--params", "70e9", "--tokens", "", "--gpu", "h100", "--mfu", "0.5"],
+            &["--tokens is empty"],
+        ),
+        (
+            &["estimate", "time", "--params", "70e9", "--tokens", "1e9", "--gpu", "v100", "--mfu", "0.5"],
+            &["'v100'", "h100", "rtx4090", "custom"],
+        ),
         (&["estimate", "model", "--preset", "gpt-5"], &["'gpt-5'", "gpt2-xl", "cs336-tinystories"]),
         (&["float", "0.1", "--format", "fp12"], &["'fp12'", "bf16", "fp8e4m3"]),
         (&["float", "twelve"], &["'twelve'"]),
@@ -151,7 +202,8 @@ fn no_arguments_explains_the_lab() {
 #[test]
 fn accumulation_and_exercises() {
     let v = json(&["accumulate", "--json"]);
-    let result = |label: &str| v.as_array().unwrap().iter().find(|r| r["label"] == label).unwrap()["result"].as_f64().unwrap();
+    let result =
+        |label: &str| v.as_array().unwrap().iter().find(|r| r["label"] == label).unwrap()["result"].as_f64().unwrap();
     assert_eq!(result("fp16"), 9.953125);
     assert_eq!(result("bf16"), 4.0);
     let right = json(&["exercises", "--check", "70b-training-days", "144", "--json"]);
@@ -179,7 +231,19 @@ fn bpe_train_encode_decode_round_trip() {
     let dir = std::env::temp_dir().join(format!("lmlab-cli-bpe-{}", std::process::id()));
     let corpus = lmlab_acceptance::repo_root().join("tests/fixtures/cs336/bpe/corpus.en");
     let out = dir.join("tok");
-    let r = run(&["bpe", "train", "--input", corpus.to_str().unwrap(), "--vocab-size", "500", "--special", "<|endoftext|>", "--out", out.to_str().unwrap(), "--json"]);
+    let r = run(&[
+        "bpe",
+        "train",
+        "--input",
+        corpus.to_str().unwrap(),
+        "--vocab-size",
+        "500",
+        "--special",
+        "<|endoftext|>",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["merges"], 243);
@@ -194,7 +258,17 @@ fn bpe_train_encode_decode_round_trip() {
     std::fs::write(&input, text).unwrap();
     let bin = dir.join("in.bin");
     let tok = out.to_str().unwrap();
-    let r = run(&["encode", "--tokenizer-dir", tok, "--special", "<|endoftext|>", "--input", input.to_str().unwrap(), "--out", bin.to_str().unwrap()]);
+    let r = run(&[
+        "encode",
+        "--tokenizer-dir",
+        tok,
+        "--special",
+        "<|endoftext|>",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        bin.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(std::fs::metadata(&bin).unwrap().len() % 2, 0, "uint16 ids");
     let r = run(&["decode", "--tokenizer-dir", tok, "--special", "<|endoftext|>", "--input", bin.to_str().unwrap()]);
@@ -208,16 +282,53 @@ fn tokenizer_bad_input() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, b"fine text \xff\xfe then broken").unwrap();
-    let r = run(&["bpe", "train", "--input", bad.to_str().unwrap(), "--vocab-size", "300", "--out", dir.join("o").to_str().unwrap()]);
+    let r = run(&[
+        "bpe",
+        "train",
+        "--input",
+        bad.to_str().unwrap(),
+        "--vocab-size",
+        "300",
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("bad.txt") && r.stderr.contains("offset 10"), "{}", r.stderr);
-    let r = run(&["bpe", "train", "--input", bad.to_str().unwrap(), "--vocab-size", "300", "--lossy", "--out", dir.join("o").to_str().unwrap()]);
+    let r = run(&[
+        "bpe",
+        "train",
+        "--input",
+        bad.to_str().unwrap(),
+        "--vocab-size",
+        "300",
+        "--lossy",
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(&["bpe", "train", "--input", bad.to_str().unwrap(), "--vocab-size", "200", "--out", dir.join("o").to_str().unwrap()]);
+    let r = run(&[
+        "bpe",
+        "train",
+        "--input",
+        bad.to_str().unwrap(),
+        "--vocab-size",
+        "200",
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
     assert!(r.code == 2 && r.stderr.contains("200") && r.stderr.contains("256"), "{}", r.stderr);
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, b"").unwrap();
-    let r = run(&["bpe", "train", "--input", empty.to_str().unwrap(), "--vocab-size", "300", "--out", dir.join("o").to_str().unwrap()]);
+    let r = run(&[
+        "bpe",
+        "train",
+        "--input",
+        empty.to_str().unwrap(),
+        "--vocab-size",
+        "300",
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
     assert!(r.code == 2 && r.stderr.contains("empty"), "{}", r.stderr);
     let ids = dir.join("ids.txt");
     std::fs::write(&ids, "15496 11\n703 xyz\n").unwrap();

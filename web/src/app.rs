@@ -13,9 +13,8 @@ pub fn app() -> Html {
         // Follow navigation (links, back/forward, a pasted URL).
         let route = route.clone();
         use_effect_with((), move |_| {
-            let listener = web_sys::window().map(|w| {
-                EventListener::new(&w, "hashchange", move |_| route.set(route::current()))
-            });
+            let listener =
+                web_sys::window().map(|w| EventListener::new(&w, "hashchange", move |_| route.set(route::current())));
             move || drop(listener)
         });
     }

@@ -17,7 +17,8 @@ pub enum Page {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 6] = [Page::Home, Page::Tokenizers, Page::Precision, Page::Compute, Page::Train, Page::Hardware];
+    pub const ALL: [Page; 6] =
+        [Page::Home, Page::Tokenizers, Page::Precision, Page::Compute, Page::Train, Page::Hardware];
 
     pub fn slug(self) -> &'static str {
         match self {

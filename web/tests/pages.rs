@@ -124,7 +124,10 @@ async fn compute_page_reads_the_url_and_checks_inputs() {
     open("#/compute?model=params&params=70e9&tokens=15e12&gpu=h100&gpus=1024&mfu=0.5").await;
     let days: f64 = find("#time-days").await.get_attribute("data-days").unwrap().parse().unwrap();
     assert!((days - 143.9).abs() < 0.05, "{days}");
-    assert!(find("#memory-largest-model").await.text_content().unwrap().contains("5.12T"), "1,024 × 80 GB / 16 bytes = 5.12T parameters");
+    assert!(
+        find("#memory-largest-model").await.text_content().unwrap().contains("5.12T"),
+        "1,024 × 80 GB / 16 bytes = 5.12T parameters"
+    );
 
     let mfu = find("#f-mfu").await;
     type_into(&mfu, "1.5");
@@ -143,7 +146,10 @@ async fn tokenizers_page_shows_the_lecture_example() {
     open("#/tokenizers").await;
     let ids = |name: &str| format!("[data-tokenizer={name}] .ids");
     assert_eq!(find(&ids("char")).await.get_attribute("data-ids").unwrap(), "72 101 108 108 111 44 32 19990 30028 33");
-    assert_eq!(find(&ids("byte")).await.get_attribute("data-ids").unwrap(), "72 101 108 108 111 44 32 228 184 150 231 149 140 33");
+    assert_eq!(
+        find(&ids("byte")).await.get_attribute("data-ids").unwrap(),
+        "72 101 108 108 111 44 32 228 184 150 231 149 140 33"
+    );
     assert_eq!(text_of("[data-tokenizer=byte] .vocab").await, "256");
     let input = find("#tok-input").await;
     type_into(&input, "世界");

@@ -45,7 +45,18 @@ const T: f64 = 1e12;
 const GB: f64 = 1e9;
 
 #[allow(clippy::too_many_arguments)]
-fn gpu(name: &str, title: &str, fp64: f64, fp32: f64, tf32: f64, bf16: f64, fp16: f64, fp8: Option<f64>, mem_gb: f64, bw_gbs: f64) -> Gpu {
+fn gpu(
+    name: &str,
+    title: &str,
+    fp64: f64,
+    fp32: f64,
+    tf32: f64,
+    bf16: f64,
+    fp16: f64,
+    fp8: Option<f64>,
+    mem_gb: f64,
+    bw_gbs: f64,
+) -> Gpu {
     Gpu {
         name: name.into(),
         title: title.into(),
@@ -106,7 +117,11 @@ impl Gpu {
             Format::Fp8E4M3 | Format::Fp8E5M2 => self.peak_fp8,
         };
         peak.ok_or_else(|| {
-            InputError::new("dtype", dtype.key(), format!("a dtype the {} supports: fp64, fp32, tf32, bf16, fp16", self.title))
+            InputError::new(
+                "dtype",
+                dtype.key(),
+                format!("a dtype the {} supports: fp64, fp32, tf32, bf16, fp16", self.title),
+            )
         })
     }
 }

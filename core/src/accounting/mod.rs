@@ -13,10 +13,12 @@ mod training_time;
 
 pub use forms::{ClusterForm, MemoryForm, ModelChoice, ShapeForm, TimeForm, TimeReport, TrainingFlops};
 pub use hardware::{custom_gpu, find_gpu, gpu_catalog, Gpu};
-pub use memory::{activation_bytes, estimate_memory, ActivationBytes, MemoryEstimate, MemoryQuery, StateBytes, TrainingPrecision};
+pub use memory::{
+    activation_bytes, estimate_memory, ActivationBytes, MemoryEstimate, MemoryQuery, StateBytes, TrainingPrecision,
+};
 pub use model_shape::{
-    forward_flops_approx, matmul_flops, model_preset, training_flops, FlopsComponent, ForwardFlops, ModelPreset, ModelShape, ParamCount,
-    MODEL_PRESETS,
+    forward_flops_approx, matmul_flops, model_preset, training_flops, FlopsComponent, ForwardFlops, ModelPreset,
+    ModelShape, ParamCount, MODEL_PRESETS,
 };
 pub use training_time::{estimate_time, TimeEstimate, TimeQuery};
 

@@ -30,7 +30,14 @@ pub struct ModelPreset {
     pub shape: ModelShape,
 }
 
-const fn mha(vocab_size: u64, context_length: u64, d_model: u64, num_layers: u64, num_heads: u64, d_ff: u64) -> ModelShape {
+const fn mha(
+    vocab_size: u64,
+    context_length: u64,
+    d_model: u64,
+    num_layers: u64,
+    num_heads: u64,
+    d_ff: u64,
+) -> ModelShape {
     ModelShape { vocab_size, context_length, d_model, num_layers, num_heads, num_kv_heads: num_heads, d_ff }
 }
 
@@ -41,15 +48,43 @@ const fn mha(vocab_size: u64, context_length: u64, d_model: u64, num_layers: u64
 /// problem; the TinyStories model is the assignment's §7 model; the 70B is Llama 2 70B's shape
 /// (Touvron et al. 2023: d_model 8192, 80 layers, 64 heads with 8 KV heads, d_ff 28672, vocab 32000).
 pub const MODEL_PRESETS: [ModelPreset; 6] = [
-    ModelPreset { name: "gpt2-small", description: "GPT-2 small shape (12 layers, d_model 768)", shape: mha(50_257, 1024, 768, 12, 12, 3072) },
-    ModelPreset { name: "gpt2-medium", description: "GPT-2 medium shape (24 layers, d_model 1024)", shape: mha(50_257, 1024, 1024, 24, 16, 4096) },
-    ModelPreset { name: "gpt2-large", description: "GPT-2 large shape (36 layers, d_model 1280)", shape: mha(50_257, 1024, 1280, 36, 20, 5120) },
-    ModelPreset { name: "gpt2-xl", description: "GPT-2 XL shape (48 layers, d_model 1600)", shape: mha(50_257, 1024, 1600, 48, 25, 6400) },
-    ModelPreset { name: "cs336-tinystories", description: "CS336 assignment 1 TinyStories model (4 layers, d_model 512)", shape: mha(10_000, 256, 512, 4, 16, 1344) },
+    ModelPreset {
+        name: "gpt2-small",
+        description: "GPT-2 small shape (12 layers, d_model 768)",
+        shape: mha(50_257, 1024, 768, 12, 12, 3072),
+    },
+    ModelPreset {
+        name: "gpt2-medium",
+        description: "GPT-2 medium shape (24 layers, d_model 1024)",
+        shape: mha(50_257, 1024, 1024, 24, 16, 4096),
+    },
+    ModelPreset {
+        name: "gpt2-large",
+        description: "GPT-2 large shape (36 layers, d_model 1280)",
+        shape: mha(50_257, 1024, 1280, 36, 20, 5120),
+    },
+    ModelPreset {
+        name: "gpt2-xl",
+        description: "GPT-2 XL shape (48 layers, d_model 1600)",
+        shape: mha(50_257, 1024, 1600, 48, 25, 6400),
+    },
+    ModelPreset {
+        name: "cs336-tinystories",
+        description: "CS336 assignment 1 TinyStories model (4 layers, d_model 512)",
+        shape: mha(10_000, 256, 512, 4, 16, 1344),
+    },
     ModelPreset {
         name: "llama-70b",
         description: "Llama-2-70B shape (80 layers, d_model 8192, grouped-query attention)",
-        shape: ModelShape { vocab_size: 32_000, context_length: 4096, d_model: 8192, num_layers: 80, num_heads: 64, num_kv_heads: 8, d_ff: 28_672 },
+        shape: ModelShape {
+            vocab_size: 32_000,
+            context_length: 4096,
+            d_model: 8192,
+            num_layers: 80,
+            num_heads: 64,
+            num_kv_heads: 8,
+            d_ff: 28_672,
+        },
     },
 ];
 

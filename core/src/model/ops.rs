@@ -40,7 +40,12 @@ pub fn rms_norm<B: Backend, const D: usize>(x: Tensor<B, D>, gain: Tensor<B, 1>,
 ///
 /// # Shapes
 /// → two `[1, seq, d_k/2, 1]` tensors.
-pub fn rope_tables<B: Backend>(positions: &[usize], d_k: usize, theta: f64, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 4>) {
+pub fn rope_tables<B: Backend>(
+    positions: &[usize],
+    d_k: usize,
+    theta: f64,
+    device: &B::Device,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
     let half = d_k / 2;
     let mut cos = Vec::with_capacity(positions.len() * half);
     let mut sin = Vec::with_capacity(positions.len() * half);
@@ -52,10 +57,7 @@ pub fn rope_tables<B: Backend>(positions: &[usize], d_k: usize, theta: f64, devi
         }
     }
     let shape = [1, positions.len(), half, 1];
-    (
-        Tensor::from_data(TensorData::new(cos, shape), device),
-        Tensor::from_data(TensorData::new(sin, shape), device),
-    )
+    (Tensor::from_data(TensorData::new(cos, shape), device), Tensor::from_data(TensorData::new(sin, shape), device))
 }
 
 /// Rotary position embedding on adjacent pairs (x[2k], x[2k+1]):

@@ -65,15 +65,8 @@ pub struct FormatRange {
 
 impl Format {
     /// Every format, widest first.
-    pub const ALL: [Format; 7] = [
-        Format::Fp64,
-        Format::Fp32,
-        Format::Tf32,
-        Format::Fp16,
-        Format::Bf16,
-        Format::Fp8E4M3,
-        Format::Fp8E5M2,
-    ];
+    pub const ALL: [Format; 7] =
+        [Format::Fp64, Format::Fp32, Format::Tf32, Format::Fp16, Format::Bf16, Format::Fp8E4M3, Format::Fp8E5M2];
 
     /// The name used on the command line, in URLs and in JSON.
     pub fn key(self) -> &'static str {
@@ -229,7 +222,10 @@ mod tests {
     #[test]
     fn ranges_match_the_specifications() {
         let r = Format::Fp16.range();
-        assert_eq!((r.max_finite, r.min_normal, r.min_subnormal, r.epsilon), (65504.0, 2f64.powi(-14), 2f64.powi(-24), 2f64.powi(-10)));
+        assert_eq!(
+            (r.max_finite, r.min_normal, r.min_subnormal, r.epsilon),
+            (65504.0, 2f64.powi(-14), 2f64.powi(-24), 2f64.powi(-10))
+        );
         let r = Format::Bf16.range();
         assert_eq!(r.max_finite, 3.3895313892515355e38);
         assert_eq!(r.min_normal, f32::MIN_POSITIVE as f64);

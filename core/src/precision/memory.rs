@@ -39,12 +39,15 @@ pub fn tensor_bytes(shape: &[u64], format: Format) -> TensorMemory {
 pub fn parse_shape(text: &str) -> Result<Vec<u64>, InputError> {
     let inner = text.trim().trim_start_matches(['[', '(']).trim_end_matches([']', ')']);
     let expected = "dimensions ≥ 1 separated by x or commas, e.g. 4x8 or [4, 8]";
-    let dims: Result<Vec<u64>, _> = inner
-        .split(['x', 'X', '×', ',', '*'])
-        .map(|d| d.trim().parse::<u64>())
-        .collect();
+    let dims: Result<Vec<u64>, _> = inner.split(['x', 'X', '×', ',', '*']).map(|d| d.trim().parse::<u64>()).collect();
     match dims {
-        Ok(d) if !d.is_empty() && d.iter().all(|&n| n >= 1) && d.iter().try_fold(1u64, |a, &n| a.checked_mul(n)).is_some() => Ok(d),
+        Ok(d)
+            if !d.is_empty()
+                && d.iter().all(|&n| n >= 1)
+                && d.iter().try_fold(1u64, |a, &n| a.checked_mul(n)).is_some() =>
+        {
+            Ok(d)
+        }
         _ => Err(InputError::new("shape", text, expected)),
     }
 }

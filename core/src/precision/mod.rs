@@ -59,7 +59,6 @@ pub use rounding::{classify, decode, encode, from_bits, represent, round, ulp, C
 
 use crate::exercise::{Exercise, Tolerance};
 
-
 /// "Predict, then check" questions of the precision lab; every answer is computed by this module.
 pub fn exercises() -> Vec<Exercise> {
     let gpt3_ffn = tensor_bytes(&[12288 * 4, 12288], Format::Fp32).bytes as f64 / (1u64 << 30) as f64;

@@ -64,8 +64,8 @@ pub fn encode(format: Format, x: f64) -> u64 {
         biased => ((raw & ((1 << 52) - 1)) | (1 << 52), biased as i32 - 1075),
     };
     let magnitude_exp = e + 63 - m.leading_zeros() as i32; // floor(log2 |x|)
-    // The quantum: the value of one unit in the last mantissa place at this magnitude. Below the
-    // normal range it stays fixed at the subnormal spacing.
+                                                           // The quantum: the value of one unit in the last mantissa place at this magnitude. Below the
+                                                           // normal range it stays fixed at the subnormal spacing.
     let mut q = magnitude_exp.max(format.min_exponent()) - p as i32;
     let mut n = round_shift_right(m, q - e);
     if n >> (p + 1) != 0 {

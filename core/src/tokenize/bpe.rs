@@ -43,7 +43,11 @@ impl Bpe {
     /// Builds a model CS336-style: `vocab[id]` is the token's bytes; `merges` are byte-string
     /// pairs in priority order; each special token whose bytes are not already a token is appended
     /// with the next id. Errors name the merge (as `merges:N`, 1-based) that cannot be applied.
-    pub fn new(vocab: Vec<Vec<u8>>, merges: &[(Vec<u8>, Vec<u8>)], special_tokens: &[String]) -> Result<Self, TokenizeError> {
+    pub fn new(
+        vocab: Vec<Vec<u8>>,
+        merges: &[(Vec<u8>, Vec<u8>)],
+        special_tokens: &[String],
+    ) -> Result<Self, TokenizeError> {
         let mut vocab = vocab;
         let mut ids: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
         for (id, bytes) in vocab.iter().enumerate() {
@@ -69,7 +73,8 @@ impl Bpe {
             };
             special_ids.push(id);
         }
-        let mut model = Self { vocab, ids, byte_ids, merges: Vec::new(), ranks: FxHashMap::default(), specials, special_ids };
+        let mut model =
+            Self { vocab, ids, byte_ids, merges: Vec::new(), ranks: FxHashMap::default(), specials, special_ids };
         for (i, (a, b)) in merges.iter().enumerate() {
             let find = |t: &[u8], what: &str| {
                 model.ids.get(t).copied().ok_or_else(|| TokenizeError::Malformed {
@@ -123,7 +128,12 @@ impl Bpe {
             model.merges.push((a, b));
         }
         model.specials = SpecialTokens::new(&specials.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>());
-        model.special_ids = model.specials.tokens().iter().map(|s| specials.iter().find(|(t, _)| t == s).map(|(_, id)| *id).unwrap_or(0)).collect();
+        model.special_ids = model
+            .specials
+            .tokens()
+            .iter()
+            .map(|s| specials.iter().find(|(t, _)| t == s).map(|(_, id)| *id).unwrap_or(0))
+            .collect();
         Ok(model)
     }
 
@@ -255,13 +265,24 @@ impl Bpe {
     }
 
     /// Like [`Bpe::encode_reader`], handing each chunk's ids to `sink` instead of collecting them.
-    pub fn encode_stream<R: Read>(&self, reader: &mut R, name: &str, sink: impl FnMut(&[u32])) -> Result<(), TokenizeError> {
+    pub fn encode_stream<R: Read>(
+        &self,
+        reader: &mut R,
+        name: &str,
+        sink: impl FnMut(&[u32]),
+    ) -> Result<(), TokenizeError> {
         self.encode_stream_chunked(reader, name, 1 << 20, sink)
     }
 
     /// [`Bpe::encode_stream`] reading `chunk` bytes at a time (tests use tiny chunks to exercise
     /// every cut).
-    pub fn encode_stream_chunked<R: Read>(&self, reader: &mut R, name: &str, chunk: usize, mut sink: impl FnMut(&[u32])) -> Result<(), TokenizeError> {
+    pub fn encode_stream_chunked<R: Read>(
+        &self,
+        reader: &mut R,
+        name: &str,
+        chunk: usize,
+        mut sink: impl FnMut(&[u32]),
+    ) -> Result<(), TokenizeError> {
         const CHUNK_MIN: usize = 16;
         let chunk = chunk.max(CHUNK_MIN);
         let margin = self.specials.tokens().iter().map(String::len).max().unwrap_or(0);
@@ -272,7 +293,9 @@ impl Bpe {
         while !eof || !pending.is_empty() {
             if !eof {
                 let mut buf = vec![0u8; chunk];
-                let got = reader.read(&mut buf).map_err(|e| TokenizeError::Io { file: name.into(), message: e.to_string() })?;
+                let got = reader
+                    .read(&mut buf)
+                    .map_err(|e| TokenizeError::Io { file: name.into(), message: e.to_string() })?;
                 eof = got == 0;
                 pending.extend_from_slice(&buf[..got]);
                 if !eof && pending.len() < chunk {
@@ -283,7 +306,12 @@ impl Bpe {
                 Ok(s) => s.len(),
                 // An incomplete character at the end waits for the next read; anything else is invalid.
                 Err(e) if e.error_len().is_none() && !eof => e.valid_up_to(),
-                Err(e) => return Err(TokenizeError::InvalidUtf8 { file: name.into(), offset: offset + e.valid_up_to() as u64 }),
+                Err(e) => {
+                    return Err(TokenizeError::InvalidUtf8 {
+                        file: name.into(),
+                        offset: offset + e.valid_up_to() as u64,
+                    })
+                }
             };
             let text = std::str::from_utf8(&pending[..valid]).expect("validated");
             let cut = if eof && valid == pending.len() {
@@ -371,10 +399,11 @@ mod tests {
     /// A small model whose merges chain ("ab", "abc", "aa", "aaa"…) so long inputs merge a lot.
     fn model() -> Bpe {
         let mut vocab: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
-        let merges: Vec<(Vec<u8>, Vec<u8>)> = [("a", "b"), ("a", "a"), ("ab", "c"), ("aa", "a"), ("b", "c"), ("c", "ab"), ("aa", "aa"), ("cab", "c")]
-            .iter()
-            .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
-            .collect();
+        let merges: Vec<(Vec<u8>, Vec<u8>)> =
+            [("a", "b"), ("a", "a"), ("ab", "c"), ("aa", "a"), ("b", "c"), ("c", "ab"), ("aa", "aa"), ("cab", "c")]
+                .iter()
+                .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
+                .collect();
         for (a, b) in &merges {
             vocab.push([a.as_slice(), b.as_slice()].concat());
         }

@@ -50,18 +50,34 @@ fn json_error(file: &str, e: serde_json::Error) -> TokenizeError {
 /// Reads GPT-2 files. `vocab_json` maps token strings to ids; `merges_txt` has one merge `a b` per
 /// line (an optional `#version` first line is skipped). Special tokens found in the vocabulary keep
 /// their ids; others are appended.
-pub fn read_gpt2(vocab_name: &str, vocab_json: &str, merges_name: &str, merges_txt: &str, special_tokens: &[String]) -> Result<Bpe, TokenizeError> {
+pub fn read_gpt2(
+    vocab_name: &str,
+    vocab_json: &str,
+    merges_name: &str,
+    merges_txt: &str,
+    special_tokens: &[String],
+) -> Result<Bpe, TokenizeError> {
     let map: Map<String, Value> = serde_json::from_str(vocab_json).map_err(|e| json_error(vocab_name, e))?;
     let mut by_id: Vec<Option<Vec<u8>>> = vec![None; map.len()];
     for (token, id) in &map {
         let id = id.as_u64().filter(|&i| (i as usize) < map.len()).ok_or_else(|| {
-            malformed(vocab_name, 0, format!("token {token:?} has id {id}, expected a whole number below {}", map.len()))
+            malformed(
+                vocab_name,
+                0,
+                format!("token {token:?} has id {id}, expected a whole number below {}", map.len()),
+            )
         })? as usize;
         let bytes = match from_gpt2_string(token) {
             Some(b) => b,
             // Special tokens are stored as their literal text.
             None if special_tokens.iter().any(|s| s == token) || token.starts_with("<|") => token.as_bytes().to_vec(),
-            None => return Err(malformed(vocab_name, 0, format!("token {token:?} has a character outside GPT-2's byte table"))),
+            None => {
+                return Err(malformed(
+                    vocab_name,
+                    0,
+                    format!("token {token:?} has a character outside GPT-2's byte table"),
+                ))
+            }
         };
         if by_id[id].replace(bytes).is_some() {
             return Err(malformed(vocab_name, 0, format!("id {id} is used twice")));
@@ -77,14 +93,24 @@ pub fn read_gpt2(vocab_name: &str, vocab_json: &str, merges_name: &str, merges_t
         }
         let mut parts = line.split(' ');
         let (Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(malformed(merges_name, line_no, format!("expected two tokens separated by one space, got {line:?}")));
+            return Err(malformed(
+                merges_name,
+                line_no,
+                format!("expected two tokens separated by one space, got {line:?}"),
+            ));
         };
-        let decode = |t: &str| from_gpt2_string(t).ok_or_else(|| malformed(merges_name, line_no, format!("token {t:?} has a character outside GPT-2's byte table")));
+        let decode = |t: &str| {
+            from_gpt2_string(t).ok_or_else(|| {
+                malformed(merges_name, line_no, format!("token {t:?} has a character outside GPT-2's byte table"))
+            })
+        };
         merges.push((decode(a)?, decode(b)?));
         lines.push(line_no);
     }
     Bpe::new(vocab, &merges, special_tokens).map_err(|e| match e {
-        TokenizeError::Malformed { file, line, message } if file == "merges" => malformed(merges_name, lines[line - 1], message),
+        TokenizeError::Malformed { file, line, message } if file == "merges" => {
+            malformed(merges_name, lines[line - 1], message)
+        }
         TokenizeError::Malformed { file, message, .. } if file == "vocab" => malformed(vocab_name, 0, message),
         other => other,
     })
@@ -95,7 +121,11 @@ pub fn write_gpt2(bpe: &Bpe) -> (String, String) {
     let specials: Vec<u32> = bpe.special_tokens().iter().map(|(_, id)| *id).collect();
     let mut vocab = Map::new();
     for (id, bytes) in bpe.vocab().iter().enumerate() {
-        let key = if specials.contains(&(id as u32)) { String::from_utf8_lossy(bytes).into_owned() } else { to_gpt2_string(bytes) };
+        let key = if specials.contains(&(id as u32)) {
+            String::from_utf8_lossy(bytes).into_owned()
+        } else {
+            to_gpt2_string(bytes)
+        };
         vocab.insert(key, json!(id));
     }
     let mut merges = String::from("#version: 0.2\n");
@@ -152,8 +182,12 @@ pub fn read_hf(name: &str, text: &str) -> Result<Bpe, TokenizeError> {
         .enumerate()
         .map(|(i, m)| match m {
             Value::String(s) => Ok(s.clone()),
-            Value::Array(p) if p.len() == 2 && p.iter().all(Value::is_string) => Ok(format!("{} {}", p[0].as_str().unwrap_or(""), p[1].as_str().unwrap_or(""))),
-            other => Err(malformed(name, 0, format!("model.merges[{i}] is {other}, expected \"a b\" or [\"a\", \"b\"]"))),
+            Value::Array(p) if p.len() == 2 && p.iter().all(Value::is_string) => {
+                Ok(format!("{} {}", p[0].as_str().unwrap_or(""), p[1].as_str().unwrap_or("")))
+            }
+            other => {
+                Err(malformed(name, 0, format!("model.merges[{i}] is {other}, expected \"a b\" or [\"a\", \"b\"]")))
+            }
         })
         .collect::<Result<_, _>>()?;
     let specials: Vec<String> = doc["added_tokens"]
@@ -186,7 +220,9 @@ pub fn read_tiktoken(name: &str, text: &str, special_tokens: &[String]) -> Resul
         if line.trim().is_empty() {
             continue;
         }
-        let (b64, rank) = line.split_once(' ').ok_or_else(|| malformed(name, i + 1, format!("expected `base64 rank`, got {line:?}")))?;
+        let (b64, rank) = line
+            .split_once(' ')
+            .ok_or_else(|| malformed(name, i + 1, format!("expected `base64 rank`, got {line:?}")))?;
         let bytes = BASE64.decode(b64).map_err(|e| malformed(name, i + 1, format!("bad base64 {b64:?}: {e}")))?;
         let rank: usize = rank.trim().parse().map_err(|_| malformed(name, i + 1, format!("bad rank {rank:?}")))?;
         if tokens.len() <= rank {
@@ -202,7 +238,8 @@ pub fn read_tiktoken(name: &str, text: &str, special_tokens: &[String]) -> Resul
         .enumerate()
         .map(|(r, t)| t.ok_or_else(|| malformed(name, 0, format!("rank {r} is missing (ranks must be 0..{n})"))))
         .collect::<Result<_, _>>()?;
-    let specials: Vec<(String, u32)> = special_tokens.iter().enumerate().map(|(i, s)| (s.clone(), (n + i) as u32)).collect();
+    let specials: Vec<(String, u32)> =
+        special_tokens.iter().enumerate().map(|(i, s)| (s.clone(), (n + i) as u32)).collect();
     Bpe::from_ranks(tokens, &specials).map_err(|e| match e {
         TokenizeError::Malformed { message, .. } => malformed(name, 0, message),
         other => other,

@@ -54,7 +54,13 @@ pub fn decode_ids(name: &str, bytes: &[u8], info: &TokenFileInfo) -> Result<Vec<
     let width = match info.dtype.as_str() {
         "uint16" => 2,
         "uint32" => 4,
-        other => return Err(TokenizeError::Malformed { file: format!("{name}.json"), line: 0, message: format!("dtype {other:?}, expected \"uint16\" or \"uint32\"") }),
+        other => {
+            return Err(TokenizeError::Malformed {
+                file: format!("{name}.json"),
+                line: 0,
+                message: format!("dtype {other:?}, expected \"uint16\" or \"uint32\""),
+            })
+        }
     };
     if bytes.len() % width != 0 || (bytes.len() / width) as u64 != info.count {
         return Err(TokenizeError::Malformed {
@@ -65,6 +71,12 @@ pub fn decode_ids(name: &str, bytes: &[u8], info: &TokenFileInfo) -> Result<Vec<
     }
     Ok(bytes
         .chunks_exact(width)
-        .map(|c| if width == 2 { u32::from(u16::from_le_bytes([c[0], c[1]])) } else { u32::from_le_bytes([c[0], c[1], c[2], c[3]]) })
+        .map(|c| {
+            if width == 2 {
+                u32::from(u16::from_le_bytes([c[0], c[1]]))
+            } else {
+                u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+            }
+        })
         .collect())
 }

@@ -326,7 +326,12 @@ pub fn train_from_counts(
 }
 
 /// Trains on a string (the page's pasted text, tests).
-pub fn train_bpe(text: &str, vocab_size: usize, special_tokens: &[String], progress: &mut dyn FnMut(TrainEvent)) -> Result<Bpe, TokenizeError> {
+pub fn train_bpe(
+    text: &str,
+    vocab_size: usize,
+    special_tokens: &[String],
+    progress: &mut dyn FnMut(TrainEvent),
+) -> Result<Bpe, TokenizeError> {
     merges_for(vocab_size, special_tokens)?;
     if text.is_empty() {
         return Err(TokenizeError::EmptyCorpus("text".into()));
@@ -373,8 +378,12 @@ pub fn count_file(
         let owned;
         let text: &str = match std::str::from_utf8(&pending) {
             Ok(s) => s,
-            Err(e) if e.error_len().is_none() && !eof => std::str::from_utf8(&pending[..e.valid_up_to()]).expect("valid prefix"),
-            Err(e) if !lossy => return Err(TokenizeError::InvalidUtf8 { file: name, offset: offset + e.valid_up_to() as u64 }),
+            Err(e) if e.error_len().is_none() && !eof => {
+                std::str::from_utf8(&pending[..e.valid_up_to()]).expect("valid prefix")
+            }
+            Err(e) if !lossy => {
+                return Err(TokenizeError::InvalidUtf8 { file: name, offset: offset + e.valid_up_to() as u64 })
+            }
             Err(_) => {
                 owned = String::from_utf8_lossy(&pending).into_owned();
                 &owned

@@ -22,7 +22,10 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
         || matches!(
             get_general_category(c),
-            GeneralCategory::NonspacingMark | GeneralCategory::SpacingMark | GeneralCategory::EnclosingMark | GeneralCategory::ConnectorPunctuation
+            GeneralCategory::NonspacingMark
+                | GeneralCategory::SpacingMark
+                | GeneralCategory::EnclosingMark
+                | GeneralCategory::ConnectorPunctuation
         )
 }
 
@@ -74,7 +77,12 @@ impl Tokenizer for WordTokenizer {
     }
     fn decode(&self, ids: &[u32]) -> Result<String, TokenizeError> {
         ids.iter()
-            .map(|&id| self.words.get(id as usize).map(String::as_str).ok_or(TokenizeError::UnknownId { id, vocab_size: self.words.len() }))
+            .map(|&id| {
+                self.words
+                    .get(id as usize)
+                    .map(String::as_str)
+                    .ok_or(TokenizeError::UnknownId { id, vocab_size: self.words.len() })
+            })
             .collect()
     }
     fn vocab_size(&self) -> usize {

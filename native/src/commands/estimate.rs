@@ -48,7 +48,12 @@ pub fn time(args: &TimeArgs) -> Result<(), InputError> {
         params: text(&args.params),
         model: args.preset.clone().map(ModelChoice::Preset),
         tokens: args.tokens.clone(),
-        cluster: ClusterForm { gpu: args.gpu.clone(), gpus: args.gpus.clone(), peak_tflops: text(&args.peak_tflops), memory_gb: String::new() },
+        cluster: ClusterForm {
+            gpu: args.gpu.clone(),
+            gpus: args.gpus.clone(),
+            peak_tflops: text(&args.peak_tflops),
+            memory_gb: String::new(),
+        },
         mfu: args.mfu.clone(),
         dtype: args.dtype.clone(),
         usd_per_gpu_hour: text(&args.usd_per_gpu_hour),
@@ -70,7 +75,17 @@ pub fn time(args: &TimeArgs) -> Result<(), InputError> {
     }
     pairs.extend([
         ("total FLOPs", format_number(e.flops)),
-        ("cluster", format!("{} × {} at {} peak {} TFLOP/s, MFU {}", e.gpus, e.gpu, e.dtype, format_number(e.peak_flops_per_gpu / 1e12), e.mfu)),
+        (
+            "cluster",
+            format!(
+                "{} × {} at {} peak {} TFLOP/s, MFU {}",
+                e.gpus,
+                e.gpu,
+                e.dtype,
+                format_number(e.peak_flops_per_gpu / 1e12),
+                e.mfu
+            ),
+        ),
         ("achieved FLOP/s", format_number(e.achieved_flops_per_s)),
         ("time", format!("{} ({} s)", format_duration(e.seconds), format_number(e.seconds))),
         ("GPU-hours", format_count(e.gpu_hours)),
@@ -125,7 +140,13 @@ pub fn model(args: &ModelArgs) -> Result<(), InputError> {
     }
     println!(
         "model: vocab {} · context {} · d_model {} · {} layers · {} heads ({} KV) · d_ff {}",
-        shape.vocab_size, shape.context_length, shape.d_model, shape.num_layers, shape.num_heads, shape.num_kv_heads, shape.d_ff
+        shape.vocab_size,
+        shape.context_length,
+        shape.d_model,
+        shape.num_layers,
+        shape.num_heads,
+        shape.num_kv_heads,
+        shape.d_ff
     );
     let total = params.total as f64;
     let share = |n: u64| format!("{:.1}%", 100.0 * n as f64 / total);
@@ -147,7 +168,12 @@ pub fn model(args: &ModelArgs) -> Result<(), InputError> {
         .components
         .iter()
         .map(|c| {
-            vec![c.name.to_string(), format_number(c.flops), format!("{:.1}%", 100.0 * c.flops / report.forward.total_flops), c.formula.to_string()]
+            vec![
+                c.name.to_string(),
+                format_number(c.flops),
+                format!("{:.1}%", 100.0 * c.flops / report.forward.total_flops),
+                c.formula.to_string(),
+            ]
         })
         .collect();
     print_table(&["component", "FLOPs", "share", "formula"], &rows);
@@ -189,7 +215,9 @@ pub fn memory(args: &MemoryArgs) -> Result<(), InputError> {
         ("AdamW moments", format!("{}  ({} bytes/param)", gb(e.optimizer_bytes), b.optimizer)),
         ("model states", format!("{}  ({} bytes/param)", gb(e.states_bytes), b.total())),
     ];
-    if let (Some(a), Some(total), Some(total_re)) = (e.activations_per_sequence, e.total_bytes, e.total_recomputed_bytes) {
+    if let (Some(a), Some(total), Some(total_re)) =
+        (e.activations_per_sequence, e.total_bytes, e.total_recomputed_bytes)
+    {
         pairs.push(("activations / layer / seq", format_bytes(a.per_layer)));
         pairs.push(("  with recomputation", format_bytes(a.per_layer_recomputed)));
         pairs.push(("activations (batch)", gb(e.activations_bytes.unwrap_or_default())));
@@ -206,7 +234,11 @@ pub fn memory(args: &MemoryArgs) -> Result<(), InputError> {
         pairs.push(("fits with recomputation", yes_no(e.fits_recomputed).to_string()));
         pairs.push((
             "largest model that fits",
-            format!("{} parameters at {} bytes/param", format_count(e.largest_model_params.unwrap_or_default()), b.total()),
+            format!(
+                "{} parameters at {} bytes/param",
+                format_count(e.largest_model_params.unwrap_or_default()),
+                b.total()
+            ),
         ));
         if e.activations_per_sequence.is_some() {
             let show = |v: Option<u64>| v.map_or("none (the states alone do not fit)".to_string(), |n| n.to_string());
@@ -225,7 +257,10 @@ pub fn tensor(args: &TensorArgs) -> Result<(), InputError> {
     if args.json {
         print_json(&m);
     } else {
-        println!("{:?} {} = {} elements × {} bytes = {} bytes ({})", m.shape, format, m.elements, m.bytes_per_element, m.bytes, m.human);
+        println!(
+            "{:?} {} = {} elements × {} bytes = {} bytes ({})",
+            m.shape, format, m.elements, m.bytes_per_element, m.bytes, m.human
+        );
     }
     Ok(())
 }

@@ -43,7 +43,10 @@ pub fn run(args: &FloatArgs) -> Result<(), InputError> {
             ]
         })
         .collect();
-    print_table(&["format", "bits (sign exponent mantissa)", "hex", "stored value", "class", "abs error", "rel error"], &rows);
+    print_table(
+        &["format", "bits (sign exponent mantissa)", "hex", "stored value", "class", "abs error", "rel error"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -82,7 +85,10 @@ pub fn formats(args: &JsonFlag) -> Result<(), InputError> {
             ]
         })
         .collect();
-    print_table(&["format", "s/e/m bits", "bias", "max finite", "min normal", "min subnormal", "epsilon", "digits"], &rows);
+    print_table(
+        &["format", "s/e/m bits", "bias", "max finite", "min normal", "min subnormal", "epsilon", "digits"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -103,10 +109,8 @@ pub fn accumulate(args: &AccumulateArgs) -> Result<(), InputError> {
         return Ok(());
     }
     println!("adding {} to zero {} times (exact answer {}):", args.value, times, format_number(runs[0].exact));
-    let pairs: Vec<(&str, String)> = runs
-        .iter()
-        .map(|r| (r.label, format!("{}   (error {})", r.result, format_number(r.abs_error))))
-        .collect();
+    let pairs: Vec<(&str, String)> =
+        runs.iter().map(|r| (r.label, format!("{}   (error {})", r.result, format_number(r.abs_error)))).collect();
     print_pairs(&pairs);
     Ok(())
 }

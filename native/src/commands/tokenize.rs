@@ -24,22 +24,33 @@ const GPT2_VOCAB: &str = include_str!("../../../tests/fixtures/cs336/tokenizer/g
 const GPT2_MERGES: &str = include_str!("../../../tests/fixtures/cs336/tokenizer/gpt2_merges.txt");
 
 fn read_text(path: &Path) -> Result<String, TokenizeError> {
-    let bytes = fs::read(path).map_err(|e| TokenizeError::Io { file: path.display().to_string(), message: e.to_string() })?;
-    String::from_utf8(bytes).map_err(|e| TokenizeError::InvalidUtf8 { file: path.display().to_string(), offset: e.utf8_error().valid_up_to() as u64 })
+    let bytes =
+        fs::read(path).map_err(|e| TokenizeError::Io { file: path.display().to_string(), message: e.to_string() })?;
+    String::from_utf8(bytes).map_err(|e| TokenizeError::InvalidUtf8 {
+        file: path.display().to_string(),
+        offset: e.utf8_error().valid_up_to() as u64,
+    })
 }
 
 /// Loads the BPE model named by the flags; the bundled GPT-2 when none are given.
 fn load_bpe(source: &BpeSource) -> Result<(Bpe, String), TokenizeError> {
     let specials = &source.specials;
     if let (Some(v), Some(m)) = (&source.vocab, &source.merges) {
-        let bpe = read_gpt2(&v.display().to_string(), &read_text(v)?, &m.display().to_string(), &read_text(m)?, specials)?;
+        let bpe =
+            read_gpt2(&v.display().to_string(), &read_text(v)?, &m.display().to_string(), &read_text(m)?, specials)?;
         return Ok((bpe, v.parent().unwrap_or(Path::new(".")).display().to_string()));
     }
     if let Some(dir) = &source.tokenizer_dir {
         let name = dir.display().to_string();
         let (vocab, merges, hf) = (dir.join("vocab.json"), dir.join("merges.txt"), dir.join("tokenizer.json"));
         let bpe = if vocab.exists() && merges.exists() {
-            read_gpt2(&vocab.display().to_string(), &read_text(&vocab)?, &merges.display().to_string(), &read_text(&merges)?, specials)?
+            read_gpt2(
+                &vocab.display().to_string(),
+                &read_text(&vocab)?,
+                &merges.display().to_string(),
+                &read_text(&merges)?,
+                specials,
+            )?
         } else if hf.exists() {
             read_hf(&hf.display().to_string(), &read_text(&hf)?)?
         } else {
@@ -48,7 +59,10 @@ fn load_bpe(source: &BpeSource) -> Result<(Bpe, String), TokenizeError> {
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .find(|p| p.extension().is_some_and(|x| x == "tiktoken"))
-                .ok_or_else(|| TokenizeError::Io { file: name.clone(), message: "no vocab.json + merges.txt, tokenizer.json or *.tiktoken file here".into() })?;
+                .ok_or_else(|| TokenizeError::Io {
+                    file: name.clone(),
+                    message: "no vocab.json + merges.txt, tokenizer.json or *.tiktoken file here".into(),
+                })?;
             read_tiktoken(&tiktoken.display().to_string(), &read_text(&tiktoken)?, specials)?
         };
         return Ok((bpe, name));
@@ -101,7 +115,13 @@ pub fn tokenize(args: &TokenizeArgs) -> CliResult {
         }));
         return Ok(());
     }
-    println!("{} tokens, {} bytes, {:.2} bytes/token (vocabulary {})", ids.len(), text.len(), bytes_per_token, tokenizer.vocab_size());
+    println!(
+        "{} tokens, {} bytes, {:.2} bytes/token (vocabulary {})",
+        ids.len(),
+        text.len(),
+        bytes_per_token,
+        tokenizer.vocab_size()
+    );
     println!("ids:    {}", ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
     println!("tokens: {}", tokens.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(" "));
     Ok(())
@@ -144,11 +164,13 @@ pub fn train(args: &TrainArgs) -> CliResult {
     let bpe = train_from_counts(&counts, vocab_size, &args.specials, &mut on_event)?;
     merges_bar.finish();
     let seconds = started.elapsed().as_secs_f64();
-    fs::create_dir_all(&args.out).map_err(|e| TokenizeError::Io { file: args.out.display().to_string(), message: e.to_string() })?;
+    fs::create_dir_all(&args.out)
+        .map_err(|e| TokenizeError::Io { file: args.out.display().to_string(), message: e.to_string() })?;
     let mut written: Vec<PathBuf> = Vec::new();
     let mut write = |name: &str, text: String| -> Result<(), TokenizeError> {
         let path = args.out.join(name);
-        fs::write(&path, text).map_err(|e| TokenizeError::Io { file: path.display().to_string(), message: e.to_string() })?;
+        fs::write(&path, text)
+            .map_err(|e| TokenizeError::Io { file: path.display().to_string(), message: e.to_string() })?;
         written.push(path);
         Ok(())
     };
@@ -198,14 +220,19 @@ pub fn encode(args: &EncodeArgs) -> CliResult {
     let (bpe, name) = load_bpe(&args.source)?;
     let input_name = args.input.as_ref().map_or("<stdin>".to_string(), |p| p.display().to_string());
     let mut reader: Box<dyn Read> = match &args.input {
-        Some(p) => Box::new(fs::File::open(p).map_err(|e| TokenizeError::Io { file: input_name.clone(), message: e.to_string() })?),
+        Some(p) => Box::new(
+            fs::File::open(p).map_err(|e| TokenizeError::Io { file: input_name.clone(), message: e.to_string() })?,
+        ),
         None => Box::new(std::io::stdin().lock()),
     };
     match &args.out {
         Some(out) => {
             let ids = bpe.encode_reader(&mut reader, &input_name)?;
             let (bytes, info) = encode_ids(&ids, bpe.vocab_size(), &name)?;
-            let io = |p: &Path, e: std::io::Error| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() };
+            let io = |p: &Path, e: std::io::Error| TokenizeError::Io {
+                file: p.display().to_string(),
+                message: e.to_string(),
+            };
             fs::write(out, bytes).map_err(|e| io(out, e))?;
             let sidecar = sidecar_path(out);
             fs::write(&sidecar, serde_json::to_string_pretty(&info)?).map_err(|e| io(&sidecar, e))?;
@@ -254,8 +281,12 @@ pub fn decode(args: &DecodeArgs) -> CliResult {
         Some(p) if sidecar_path(p).exists() => {
             let name = p.display().to_string();
             let bytes = fs::read(p).map_err(|e| TokenizeError::Io { file: name.clone(), message: e.to_string() })?;
-            let info: TokenFileInfo = serde_json::from_str(&read_text(&sidecar_path(p))?)
-                .map_err(|e| TokenizeError::Malformed { file: sidecar_path(p).display().to_string(), line: e.line(), message: e.to_string() })?;
+            let info: TokenFileInfo =
+                serde_json::from_str(&read_text(&sidecar_path(p))?).map_err(|e| TokenizeError::Malformed {
+                    file: sidecar_path(p).display().to_string(),
+                    line: e.line(),
+                    message: e.to_string(),
+                })?;
             decode_ids(&name, &bytes, &info)?
         }
         other => {
@@ -286,7 +317,8 @@ pub fn decode(args: &DecodeArgs) -> CliResult {
         return Ok(());
     }
     match &args.out {
-        Some(p) => fs::write(p, text).map_err(|e| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() })?,
+        Some(p) => fs::write(p, text)
+            .map_err(|e| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() })?,
         None => print!("{text}"),
     }
     Ok(())
@@ -306,13 +338,21 @@ pub fn bench(args: &BenchTokenizeArgs) -> CliResult {
     }
     if let Some(p) = &args.ids_out {
         let joined: Vec<String> = ids.iter().map(u32::to_string).collect();
-        fs::write(p, joined.join(" ")).map_err(|e| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() })?;
+        fs::write(p, joined.join(" "))
+            .map_err(|e| TokenizeError::Io { file: p.display().to_string(), message: e.to_string() })?;
     }
     let mb_per_s = text.len() as f64 / 1e6 / best;
     if args.json {
         print_json(&json!({"bytes": text.len(), "ids": ids.len(), "seconds": best, "mb_per_s": mb_per_s}));
     } else {
-        println!("{} bytes → {} ids in {:.3} s: {:.1} MB/s (one thread, best of {})", text.len(), ids.len(), best, mb_per_s, args.repeat);
+        println!(
+            "{} bytes → {} ids in {:.3} s: {:.1} MB/s (one thread, best of {})",
+            text.len(),
+            ids.len(),
+            best,
+            mb_per_s,
+            args.repeat
+        );
     }
     Ok(())
 }

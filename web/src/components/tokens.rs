@@ -10,13 +10,16 @@ const TOKEN_COLORS: [&str; 6] = ["#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#d
 /// it is not valid UTF-8 on its own (a piece of "世").
 pub fn visible(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.chars().map(|c| match c {
-            ' ' => '·',
-            '\n' => '↵',
-            '\t' => '→',
-            '\r' => '␍',
-            c => c,
-        }).collect(),
+        Ok(s) => s
+            .chars()
+            .map(|c| match c {
+                ' ' => '·',
+                '\n' => '↵',
+                '\t' => '→',
+                '\r' => '␍',
+                c => c,
+            })
+            .collect(),
         Err(_) => bytes.iter().map(|b| format!("<{b:02X}>")).collect(),
     }
 }

@@ -12,12 +12,18 @@ pub struct ComingProps {
 #[function_component(Coming)]
 pub fn coming(props: &ComingProps) -> Html {
     let plan = match props.page {
-        Page::Tokenizers => "The four tokenizers of the lecture side by side on your text (colored tokens, ids, \
-            compression), BPE training with a merge-by-merge stepper, and GPT-2's tokenizer for comparison.",
-        Page::Train => "A small transformer trained in a web worker on WebGPU, with live loss curves, tokens/s, \
-            MFU against your GPU's peak, samples as it learns, and checkpoints you can download.",
-        Page::Hardware => "Hand-written WGSL kernels that measure your GPU: memory bandwidth, then matrix \
-            multiplies from naive to tiled to register-blocked, plotted on a roofline.",
+        Page::Tokenizers => {
+            "The four tokenizers of the lecture side by side on your text (colored tokens, ids, \
+            compression), BPE training with a merge-by-merge stepper, and GPT-2's tokenizer for comparison."
+        }
+        Page::Train => {
+            "A small transformer trained in a web worker on WebGPU, with live loss curves, tokens/s, \
+            MFU against your GPU's peak, samples as it learns, and checkpoints you can download."
+        }
+        Page::Hardware => {
+            "Hand-written WGSL kernels that measure your GPU: memory bandwidth, then matrix \
+            multiplies from naive to tiled to register-blocked, plotted on a roofline."
+        }
         _ => "",
     };
     html! {

@@ -150,8 +150,15 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
                 // Start the custom shape from the preset that was selected, if any.
                 if let Some(p) = MODEL_PRESETS.iter().find(|p| Some(&p.name.to_string()) == form.get("model")) {
                     let s = ShapeForm::from_shape(&p.shape);
-                    for (k, val) in [("vocab", s.vocab_size), ("context", s.context_length), ("d_model", s.d_model),
-                        ("layers", s.num_layers), ("heads", s.num_heads), ("kv_heads", s.num_kv_heads), ("d_ff", s.d_ff)] {
+                    for (k, val) in [
+                        ("vocab", s.vocab_size),
+                        ("context", s.context_length),
+                        ("d_model", s.d_model),
+                        ("layers", s.num_layers),
+                        ("heads", s.num_heads),
+                        ("kv_heads", s.num_kv_heads),
+                        ("d_ff", s.d_ff),
+                    ] {
                         next.insert(k, val);
                     }
                 }
@@ -163,21 +170,26 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
     let f = &*form;
     let value = |k: &str| AttrValue::from(f.get(k).cloned().unwrap_or_default());
     let ev = evaluate(f);
-    let errors: Vec<&InputError> = [ev.time.as_ref().err(), ev.memory.as_ref().err(), ev.shape.as_ref().and_then(|s| s.as_ref().err())]
-        .into_iter()
-        .flatten()
-        .collect();
+    let errors: Vec<&InputError> =
+        [ev.time.as_ref().err(), ev.memory.as_ref().err(), ev.shape.as_ref().and_then(|s| s.as_ref().err())]
+            .into_iter()
+            .flatten()
+            .collect();
     let error_for = |k: &str| errors.iter().find(|e| field_of(e) == k).map(|e| shown(e));
     let text = |id: &'static str, label: &'static str, hint: Option<&'static str>| {
         html! { <TextField id={format!("f-{id}")} label={label} value={value(id)} oninput={set(id)} error={error_for(id)} hint={hint.map(AttrValue::from)} /> }
     };
 
-    let mut model_options: Vec<(String, String)> = MODEL_PRESETS.iter().map(|p| (p.name.to_string(), p.description.to_string())).collect();
+    let mut model_options: Vec<(String, String)> =
+        MODEL_PRESETS.iter().map(|p| (p.name.to_string(), p.description.to_string())).collect();
     model_options.push((CUSTOM.into(), "Custom shape…".into()));
     model_options.push((PARAMS_ONLY.into(), "Parameter count only".into()));
     let gpu_options: Vec<(String, String)> = gpu_catalog().into_iter().map(|g| (g.name, g.title)).collect();
     let dtype_options: Vec<(String, String)> =
-        [Format::Bf16, Format::Fp16, Format::Fp8E4M3, Format::Tf32, Format::Fp32, Format::Fp64].iter().map(|f| (f.key().to_string(), f.title().to_string())).collect();
+        [Format::Bf16, Format::Fp16, Format::Fp8E4M3, Format::Tf32, Format::Fp32, Format::Fp64]
+            .iter()
+            .map(|f| (f.key().to_string(), f.title().to_string()))
+            .collect();
     let precision_options = vec![
         ("mixed-bf16".to_string(), "mixed bf16 (fp32 master weights)".to_string()),
         ("fp32".to_string(), "fp32".to_string()),
@@ -327,7 +339,9 @@ fn memory_view(memory: &Result<MemoryEstimate, InputError>) -> Html {
     if let Some(a) = e.activations_bytes {
         segments.push(Segment { label: "activations".into(), value: a, text: gb(a) });
     }
-    let capacity = e.cluster_bytes.map(|c| (c, format!("{} × {}: {}", e.gpus.unwrap_or(1), e.gpu.clone().unwrap_or_default(), gb(c))));
+    let capacity = e
+        .cluster_bytes
+        .map(|c| (c, format!("{} × {}: {}", e.gpus.unwrap_or(1), e.gpu.clone().unwrap_or_default(), gb(c))));
     let yes_no = |v: Option<bool>| match v {
         Some(true) => html! { <span class="yes">{"yes"}</span> },
         _ => html! { <span class="no">{"no"}</span> },

@@ -193,8 +193,13 @@ fn accumulation_view(acc: &str, times: &str, on_acc: Callback<String>, on_times:
                 .iter()
                 .map(|r| Series {
                     label: r.label.to_string(),
-                    points: r.trajectory.iter().enumerate().filter(|(i, _)| (i + 1) % stride == 0 || *i == 0)
-                        .map(|(i, y)| ((i + 1) as f64, *y)).collect(),
+                    points: r
+                        .trajectory
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| (i + 1) % stride == 0 || *i == 0)
+                        .map(|(i, y)| ((i + 1) as f64, *y))
+                        .collect(),
                 })
                 .collect();
             html! {
@@ -238,7 +243,8 @@ fn accumulation_view(acc: &str, times: &str, on_acc: Callback<String>, on_times:
 fn tensor_view(shape: &str, dtype: &str, on_shape: Callback<String>, on_dtype: Callback<String>) -> Html {
     let parsed = parse_shape(shape);
     let format = Format::parse(dtype).unwrap_or(Format::Fp32);
-    let options: Vec<(String, String)> = Format::ALL.iter().map(|f| (f.key().to_string(), f.title().to_string())).collect();
+    let options: Vec<(String, String)> =
+        Format::ALL.iter().map(|f| (f.key().to_string(), f.title().to_string())).collect();
     html! {
         <section>
             <h2>{"Tensor memory"}</h2>

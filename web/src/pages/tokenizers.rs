@@ -82,7 +82,8 @@ async fn fetch_text(url: &str) -> Result<String, String> {
     if !response.ok() {
         return Err(format!("{url}: HTTP {}", response.status()));
     }
-    let text = JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{url}: {e:?}"))?;
+    let text =
+        JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{url}: {e:?}"))?;
     text.as_string().ok_or_else(|| format!("{url}: not text"))
 }
 
@@ -177,16 +178,19 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
         use_effect_with((), move |_| {
             spawn_local(async move {
                 match fetch_text("assets/tinyshakespeare.txt").await {
-                    Ok(text) => corpus.set(Loaded::Ready(Corpus { name: "Tiny Shakespeare (bundled)".into(), text: Rc::new(text) })),
+                    Ok(text) => corpus
+                        .set(Loaded::Ready(Corpus { name: "Tiny Shakespeare (bundled)".into(), text: Rc::new(text) })),
                     Err(e) => corpus.set(Loaded::Failed(e)),
                 }
                 let vocab = fetch_text("assets/gpt2_vocab.json").await;
                 let merges = fetch_text("assets/gpt2_merges.txt").await;
                 gpt2.set(match (vocab, merges) {
-                    (Ok(v), Ok(m)) => match read_gpt2("gpt2_vocab.json", &v, "gpt2_merges.txt", &m, &["<|endoftext|>".to_string()]) {
-                        Ok(bpe) => Loaded::Ready(Rc::new(bpe)),
-                        Err(e) => Loaded::Failed(e.to_string()),
-                    },
+                    (Ok(v), Ok(m)) => {
+                        match read_gpt2("gpt2_vocab.json", &v, "gpt2_merges.txt", &m, &["<|endoftext|>".to_string()]) {
+                            Ok(bpe) => Loaded::Ready(Rc::new(bpe)),
+                            Err(e) => Loaded::Failed(e.to_string()),
+                        }
+                    }
                     (Err(e), _) | (_, Err(e)) => Loaded::Failed(e),
                 });
             });
@@ -197,7 +201,11 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
         use_effect_with(state, |(text, vocab, special)| {
             route::replace_params(
                 Page::Tokenizers,
-                vec![("text".into(), text.clone()), ("vocab".into(), vocab.clone()), ("special".into(), special.clone())],
+                vec![
+                    ("text".into(), text.clone()),
+                    ("vocab".into(), vocab.clone()),
+                    ("special".into(), special.clone()),
+                ],
             );
         });
     }
@@ -216,13 +224,16 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
     };
     let vocab_parsed = parse_count("vocab size", &vocab_size).map_err(|e| e.to_string()).and_then(|v| {
         if v > MAX_PAGE_VOCAB {
-            return Err(format!("vocab size {v} is more than the page trains ({MAX_PAGE_VOCAB}); use `lmlab bpe train` for larger"));
+            return Err(format!(
+                "vocab size {v} is more than the page trains ({MAX_PAGE_VOCAB}); use `lmlab bpe train` for larger"
+            ));
         }
         merges_for(v as usize, &specials_of(&specials)).map(|_| v as usize).map_err(|e| e.to_string())
     });
     let running = matches!(*training, Training::Running { .. });
     let on_train = {
-        let (training, step, corpus_text, vocab_parsed, specials) = (training.clone(), step.clone(), corpus_text.clone(), vocab_parsed.clone(), specials.clone());
+        let (training, step, corpus_text, vocab_parsed, specials) =
+            (training.clone(), step.clone(), corpus_text.clone(), vocab_parsed.clone(), specials.clone());
         Callback::from(move |_| {
             let (Some(text), Ok(v)) = (corpus_text.clone(), vocab_parsed.clone()) else { return };
             let (training, step) = (training.clone(), step.clone());
@@ -246,7 +257,10 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
                 return;
             }
             corpus_error.set(None);
-            corpus.set(Loaded::Ready(Corpus { name: format!("pasted text ({} characters)", paste.chars().count()), text: Rc::new((*paste).clone()) }));
+            corpus.set(Loaded::Ready(Corpus {
+                name: format!("pasted text ({} characters)", paste.chars().count()),
+                text: Rc::new((*paste).clone()),
+            }));
         })
     };
     let on_upload = {
@@ -268,10 +282,16 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
                 match gloo::file::futures::read_as_bytes(&file).await {
                     Err(e) => corpus_error.set(Some(format!("{name}: {e}"))),
                     Ok(bytes) => match String::from_utf8(bytes) {
-                        Err(e) => corpus_error.set(Some(format!("{name}: invalid UTF-8 at byte offset {}", e.utf8_error().valid_up_to()))),
+                        Err(e) => corpus_error.set(Some(format!(
+                            "{name}: invalid UTF-8 at byte offset {}",
+                            e.utf8_error().valid_up_to()
+                        ))),
                         Ok(text) => {
                             corpus_error.set(None);
-                            corpus.set(Loaded::Ready(Corpus { name: format!("{name} ({} bytes)", text.len()), text: Rc::new(text) }));
+                            corpus.set(Loaded::Ready(Corpus {
+                                name: format!("{name} ({} bytes)", text.len()),
+                                text: Rc::new(text),
+                            }));
                         }
                     },
                 }
@@ -293,12 +313,17 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
         ("byte".into(), tokenizer_card("byte", "UTF-8 bytes", &ByteTokenizer, &text)),
     ];
     match &*word {
-        Some(w) => columns.push(("word".into(), tokenizer_card("word", "\\w+|. over the corpus, top 10,000 + [UNK]", w, &text))),
+        Some(w) => columns
+            .push(("word".into(), tokenizer_card("word", "\\w+|. over the corpus, top 10,000 + [UNK]", w, &text))),
         None => columns.push(("word".into(), pending_card("word", "waiting for the corpus"))),
     }
     match (&*gpt2, &gpt2_model) {
-        (_, Some(m)) => columns.push(("gpt2".into(), tokenizer_card("gpt2", "GPT-2 byte-level BPE (50,257)", m.as_ref(), &text))),
-        (Loaded::Failed(e), _) => columns.push(("gpt2".into(), pending_card("gpt2", &format!("could not load GPT-2: {e}")))),
+        (_, Some(m)) => {
+            columns.push(("gpt2".into(), tokenizer_card("gpt2", "GPT-2 byte-level BPE (50,257)", m.as_ref(), &text)))
+        }
+        (Loaded::Failed(e), _) => {
+            columns.push(("gpt2".into(), pending_card("gpt2", &format!("could not load GPT-2: {e}"))))
+        }
         _ => columns.push(("gpt2".into(), pending_card("gpt2", "loading GPT-2's vocabulary and merges…"))),
     }
     if let Some(t) = &trained {
