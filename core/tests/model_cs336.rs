@@ -129,3 +129,101 @@ fn global_gradient_clipping() {
     assert_close(grads.mul_scalar(factor), &f["expected_grads"], 1e-6, 1e-7, "clipped gradients");
     assert_eq!(global_clip_factor(&[0.25], 1.0).1, 1.0, "below the limit nothing changes");
 }
+
+#[test]
+fn the_model_has_the_parameters_accounting_counts_and_runs() {
+    use burn::module::Module;
+    use lmlab::model::TransformerConfig;
+    let device = Default::default();
+    for config in [TransformerConfig::tiny(65), TransformerConfig::new(1000, 32, 64, 2, 4, 128)] {
+        let model = config.init::<B>(&device);
+        assert_eq!(model.num_params() as u64, config.shape().params().total, "{config:?}");
+        let ids: Tensor<B, 2, Int> =
+            Tensor::from_data(TensorData::new(vec![1i64, 2, 3, 4, 5, 6, 7, 8], [2, 4]), &device);
+        let logits = model.forward(ids);
+        assert_eq!(logits.dims(), [2, 4, config.vocab_size]);
+        // An untrained model predicts close to uniform: its loss is near ln(vocab).
+        let targets: Tensor<B, 1, Int> =
+            Tensor::from_data(TensorData::new(vec![2i64, 3, 4, 5, 6, 7, 8, 9], [8]), &device);
+        let loss = cross_entropy(logits.reshape([8, config.vocab_size]), targets).into_scalar() as f64;
+        assert!((loss - (config.vocab_size as f64).ln()).abs() < 1.5, "loss {loss} vs ln V");
+    }
+    // Init: truncated normal within ±3σ.
+    let w = lmlab::model::init::trunc_normal::<B, 2>([200, 200], 0.5, &device);
+    let max = w.clone().abs().max().into_scalar();
+    assert!(max <= 1.5 + 1e-6, "{max}");
+    let std = w.powf_scalar(2.0).mean().sqrt().into_scalar();
+    assert!((std - 0.5 * 0.9866).abs() < 0.02, "std {std}"); // a 3σ-truncated normal keeps 98.7% of σ
+}
+
+/// AdamW against the course's small vector (4 steps, both update orders).
+#[test]
+fn adamw_matches_both_orders_of_the_course_vector() {
+    use lmlab::train::adamw::{adamw_step, AdamWConfig, DecayOrder};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cs336/optimizer/adamw.json");
+    let f: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let h = &f["hyperparameters"];
+    let matrix = |v: &Value| -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
+            .collect()
+    };
+    let device = Default::default();
+    for (order, key) in [
+        (DecayOrder::AfterAdam, "expected_theta_after_step_order_2025"),
+        (DecayOrder::BeforeAdam, "expected_theta_after_step_order_2026"),
+    ] {
+        let config = AdamWConfig::new()
+            .with_beta1(h["betas"][0].as_f64().unwrap())
+            .with_beta2(h["betas"][1].as_f64().unwrap())
+            .with_eps(h["eps"].as_f64().unwrap())
+            .with_weight_decay(h["weight_decay"].as_f64().unwrap())
+            .with_order(order);
+        let mut theta: Tensor<B, 2> = Tensor::from_data(TensorData::new(matrix(&f["theta0"]), [2, 3]), &device);
+        let mut moments = None;
+        for (t, g) in f["grads"].as_array().unwrap().iter().enumerate() {
+            let grad = Tensor::from_data(TensorData::new(matrix(g), [2, 3]), &device);
+            let (next, m) = adamw_step(theta, grad, moments, t + 1, h["lr"].as_f64().unwrap(), &config);
+            theta = next;
+            moments = Some(m);
+            let want = matrix(&f[key][t]);
+            let got = theta.to_data().to_vec::<f32>().unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-6, "{key} step {}: {g} vs {w}", t + 1);
+            }
+        }
+    }
+}
+
+/// A few AdamW steps on one fixed batch drive the loss well below ln(vocab): the forward, the
+/// backward, global clipping and the update work together.
+#[test]
+fn training_steps_lower_the_loss_on_a_fixed_batch() {
+    use burn::backend::Autodiff;
+    use burn::optim::GradientsParams;
+    use lmlab::model::TransformerConfig;
+    use lmlab::train::adamw::AdamWConfig;
+    use lmlab::train::optimizer::AdamW;
+    type A = Autodiff<NdArray<f32>>;
+    let device = Default::default();
+    let config = TransformerConfig::new(32, 16, 32, 1, 2, 64);
+    let mut model = config.init::<A>(&device);
+    let ids: Vec<i64> = (0..32).map(|i| (i * 7 % 32) as i64).collect();
+    let inputs: Tensor<A, 2, Int> = Tensor::from_data(TensorData::new(ids[..30].to_vec(), [2, 15]), &device);
+    let targets: Tensor<A, 1, Int> = Tensor::from_data(TensorData::new(ids[1..31].to_vec(), [30]), &device);
+    let mut opt = AdamW::<A>::new(AdamWConfig::new().with_weight_decay(0.0));
+    let mut losses = Vec::new();
+    for _ in 0..30 {
+        let logits = model.forward(inputs.clone()).reshape([30, 32]);
+        let loss = cross_entropy(logits, targets.clone());
+        losses.push(loss.clone().into_scalar() as f64);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (next, norm) = opt.step(model, grads, 1e-2, 1.0);
+        assert!(norm.into_scalar().is_finite());
+        model = next;
+    }
+    assert!((losses[0] - 32f64.ln()).abs() < 1.0, "first loss {} vs ln 32", losses[0]);
+    assert!(losses[29] < losses[0] * 0.5, "losses {losses:?}");
+}

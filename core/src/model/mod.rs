@@ -8,4 +8,9 @@
 //!
 //! [`Backend`]: burn::tensor::backend::Backend
 
+pub mod init;
+pub mod layers;
 pub mod ops;
+pub mod transformer;
+
+pub use transformer::{TransformerConfig, TransformerLm};
