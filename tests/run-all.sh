@@ -91,7 +91,8 @@ for f in dist/*.wasm; do
 done
 
 step "the built site in Chromium, end to end"
-run_tests cargo test --release -p lmlab-acceptance --test browser -- --ignored
+# One browser at a time: two Chromiums on two cores make the timeouts flaky.
+run_tests cargo test --release -p lmlab-acceptance --test browser -- --ignored --test-threads 1
 
 step "done in $((SECONDS - START)) s"
 passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p; s/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
