@@ -6,7 +6,7 @@ pub fn run() {
 lmlab — a lab for building a language model from scratch (CS336)
 
 Available now:
-  Tokenizers  lmlab tokenize --tokenizer char|byte|word|gpt2 "Hello, 世界!"
+  Tokenizers  lmlab tokenize --tokenizer char|byte|word|gpt2 'Hello, 世界!'
               lmlab bpe train --input corpus.txt --vocab-size 10000 --special '<|endoftext|>' --out tok/
               lmlab encode --tokenizer-dir tok/ --input corpus.txt --out corpus.bin
   Precision   lmlab float 0.1                     0.1 in fp64, fp32, tf32, fp16, bf16, fp8 (bits, error, class)
