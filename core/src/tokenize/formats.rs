@@ -7,7 +7,6 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::bpe::Bpe;
-use super::pretokenize::GPT2_PATTERN;
 use super::TokenizeError;
 
 /// GPT-2's byte → printable character table: printable Latin-1 bytes map to themselves, the other
@@ -244,9 +243,4 @@ pub fn read_tiktoken(name: &str, text: &str, special_tokens: &[String]) -> Resul
         TokenizeError::Malformed { message, .. } => malformed(name, 0, message),
         other => other,
     })
-}
-
-/// The pattern HF and tiktoken files are expected to use.
-pub fn pattern() -> &'static str {
-    GPT2_PATTERN
 }

@@ -60,61 +60,32 @@ impl PretokenCounts {
     }
 }
 
-/// Counts pre-tokens over the pieces; natively the work is split across threads at safe cuts.
+/// Counts pre-tokens over the pieces; natively the pieces are cut into [`slices`] and counted
+/// across threads.
 fn count_pieces<'a>(pieces: &[&'a str]) -> FxHashMap<&'a str, u64> {
+    fn count<'a>(mut counts: FxHashMap<&'a str, u64>, text: &'a str) -> FxHashMap<&'a str, u64> {
+        for pre in pretokenize(text) {
+            *counts.entry(pre).or_insert(0) += 1;
+        }
+        counts
+    }
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        const PART: usize = 1 << 18;
-        let mut parts: Vec<&'a str> = Vec::new();
-        for piece in pieces {
-            let mut rest: &'a str = piece;
-            while rest.len() > PART {
-                match safe_cut(rest, PART) {
-                    Some(cut) if cut > 0 => {
-                        parts.push(&rest[..cut]);
-                        rest = &rest[cut..];
-                    }
-                    _ => break,
-                }
+        let parts: Vec<&'a str> = pieces.iter().flat_map(|p| slices(p, 1 << 18)).collect();
+        parts.par_iter().fold(FxHashMap::default, |m, part| count(m, part)).reduce(FxHashMap::default, |a, b| {
+            // Fold the smaller map into the larger one.
+            let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+            for (k, v) in small {
+                *big.entry(k).or_insert(0) += v;
             }
-            parts.push(rest);
-        }
-        parts
-            .par_iter()
-            .fold(FxHashMap::default, |mut m: FxHashMap<&'a str, u64>, part| {
-                for pre in pretokenize(part) {
-                    *m.entry(pre).or_insert(0) += 1;
-                }
-                m
-            })
-            .reduce(FxHashMap::default, |mut a, b| {
-                let (big, small) = if a.len() >= b.len() { (&mut a, b) } else { return merge_into(b, a) };
-                for (k, v) in small {
-                    *big.entry(k).or_insert(0) += v;
-                }
-                a
-            })
+            big
+        })
     }
     #[cfg(target_arch = "wasm32")]
     {
-        let _ = safe_cut;
-        let mut m = FxHashMap::default();
-        for piece in pieces {
-            for pre in pretokenize(piece) {
-                *m.entry(pre).or_insert(0) += 1;
-            }
-        }
-        m
+        pieces.iter().fold(FxHashMap::default(), |m, piece| count(m, piece))
     }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn merge_into<'a>(mut big: FxHashMap<&'a str, u64>, small: FxHashMap<&'a str, u64>) -> FxHashMap<&'a str, u64> {
-    for (k, v) in small {
-        *big.entry(k).or_insert(0) += v;
-    }
-    big
 }
 
 /// One merge, as the stepper shows it.
