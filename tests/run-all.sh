@@ -4,7 +4,9 @@
 # 1. Installs what is missing, idempotently: the wasm32 target, wasm-bindgen-cli at the exact
 #    version in Cargo.lock, trunk, Debian's chromium + chromium-driver, and binaryen's wasm-opt
 #    (npm `binaryen@132`: Debian's 108 writes modules that fail to load).
-# 2. Runs: native tests of all crates (release, so the build is shared with the CLI); an interop
+# 2. Runs: native tests of all crates (release, so the build is shared with the CLI), including the
+#    CLI's training end to end (CPU, and wgpu on Mesa's lavapipe) and the main job (`lmlab` with no
+#    arguments trains the tiny model for a few minutes and must learn); an interop
 #    check that HF tokenizers and tiktoken (from PyPI, in a venv) read lmlab's files; core's and
 #    web's wasm tests in headless Chromium; `trunk build --release`; the built site end to end in
 #    Chromium (screenshots in tests/screenshots/).
@@ -44,6 +46,8 @@ apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v npm >/dev/null || apt_packages+=(nodejs npm)
+# Mesa's lavapipe: a Vulkan driver on the CPU, so the wgpu backend is tested without a GPU.
+[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || apt_packages+=(mesa-vulkan-drivers libvulkan1)
 # A CJK font, so screenshots of "Hello, 世界!" show the characters rather than boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_packages+=(fonts-wqy-microhei)
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -70,12 +74,14 @@ cargo build --release -p native
 # lmlab/cpu: the model's tests need burn's CPU backend (the app's bundle never gets it).
 run_tests cargo test --release --workspace --exclude web --features lmlab/cpu
 
-step "interop: HF tokenizers and tiktoken read the files lmlab writes"
+step "interop: HF tokenizers and tiktoken read the tokenizer files lmlab writes"
 VENV=$CACHE/py-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "tokenizers==0.23.*" "tiktoken==0.14.*"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "tokenizers==0.23.*" "tiktoken==0.14.*" "safetensors==0.7.*" "numpy==2.*"
 interop=$(mktemp -d)
 run_tests "$VENV/bin/python" tests/interop/tokenizer_files.py "$CARGO_TARGET_DIR/release/lmlab" "$interop"
+step "interop: the official safetensors library and a numpy forward pass agree with lmlab's weights"
+run_tests "$VENV/bin/python" tests/interop/model_files.py "$CARGO_TARGET_DIR/release/lmlab" "$interop"
 rm -rf "$interop"
 
 step "core's wasm tests in headless Chromium"

@@ -7,6 +7,8 @@
 //! * [`tokenize`] — character, byte, word and byte-level BPE tokenizers, BPE training, file formats.
 //! * [`precision`] — floating-point formats (fp64 … fp8), exact rounding, tensor memory, accumulation error.
 //! * [`accounting`] — FLOPs, parameter counts, memory and training time of transformers on real hardware.
+//! * [`model`], [`train`], [`sample`] (feature `model`) — the CS336 transformer generic over burn's
+//!   backends, its training loop and checkpoints, and decoding.
 //! * [`exercise`] — "predict, then check" questions whose answers are computed by the modules above.
 //! * [`units`] — parsing and printing of human quantities (`70B`, `15e12`, `1.5 GiB`, `143.9 days`).
 
@@ -16,6 +18,8 @@ pub mod exercise;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod precision;
+#[cfg(feature = "model")]
+pub mod sample;
 pub mod tokenize;
 pub mod train;
 pub mod units;

@@ -6,6 +6,8 @@
 //! Exit codes: 0 success, 2 bad input — a value, a missing or malformed file — reported on one
 //! line that names the value (or file and line) and what is accepted.
 
+mod backend;
+mod checkpoint_dir;
 mod cli;
 mod commands;
 mod report;
@@ -20,10 +22,7 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 fn main() {
     let cli = Cli::parse();
     let outcome: CliResult = match cli.command {
-        None => {
-            commands::welcome::run();
-            Ok(())
-        }
+        None => commands::train::main_job(),
         Some(Command::Float(args)) => commands::float::run(&args).map_err(Into::into),
         Some(Command::Formats(args)) => commands::float::formats(&args).map_err(Into::into),
         Some(Command::Accumulate(args)) => commands::float::accumulate(&args).map_err(Into::into),
@@ -39,7 +38,11 @@ fn main() {
         Some(Command::Bpe { command: BpeCommand::Train(args) }) => commands::tokenize::train(&args),
         Some(Command::Encode(args)) => commands::tokenize::encode(&args),
         Some(Command::Decode(args)) => commands::tokenize::decode(&args),
+        Some(Command::Train(args)) => commands::train::train(&args),
+        Some(Command::Sample(args)) => commands::sample::sample(&args),
+        Some(Command::Convert(args)) => commands::sample::convert(&args),
         Some(Command::Bench { command: BenchCommand::Tokenize(args) }) => commands::tokenize::bench(&args),
+        Some(Command::Bench { command: BenchCommand::Train(args) }) => commands::train::bench(&args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err}");

@@ -193,10 +193,12 @@ fn bad_input_is_one_line_exit_2_naming_the_value() {
 }
 
 #[test]
-fn no_arguments_explains_the_lab() {
-    let r = run(&[]);
+fn help_explains_the_lab() {
+    let r = run(&["--help"]);
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("lmlab float") && r.stdout.contains("lmlab estimate time"), "{}", r.stdout);
+    for example in ["lmlab float", "lmlab estimate time", "lmlab train", "lmlab sample", "lmlab bpe train"] {
+        assert!(r.stdout.contains(example), "{example}: {}", r.stdout);
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use super::init::trunc_normal;
+use super::init::{trunc_normal, InitRng};
 use super::ops::{rms_norm, silu};
 
 /// y = x·Wᵀ, no bias. Init: truncated N(0, 2/(d_in + d_out)).
@@ -16,9 +16,9 @@ pub struct Linear<B: Backend> {
 }
 
 impl<B: Backend> Linear<B> {
-    pub fn new(d_in: usize, d_out: usize, device: &B::Device) -> Self {
+    pub fn new(d_in: usize, d_out: usize, rng: &mut InitRng, device: &B::Device) -> Self {
         let std = (2.0 / (d_in + d_out) as f64).sqrt();
-        Self { weight: Param::from_tensor(trunc_normal([d_out, d_in], std, device)) }
+        Self { weight: Param::from_tensor(trunc_normal([d_out, d_in], std, rng, device)) }
     }
 
     /// # Shapes
@@ -36,8 +36,8 @@ pub struct Embedding<B: Backend> {
 }
 
 impl<B: Backend> Embedding<B> {
-    pub fn new(vocab_size: usize, d_model: usize, device: &B::Device) -> Self {
-        Self { weight: Param::from_tensor(trunc_normal([vocab_size, d_model], 1.0, device)) }
+    pub fn new(vocab_size: usize, d_model: usize, rng: &mut InitRng, device: &B::Device) -> Self {
+        Self { weight: Param::from_tensor(trunc_normal([vocab_size, d_model], 1.0, rng, device)) }
     }
 
     /// # Shapes
@@ -76,11 +76,11 @@ pub struct SwiGlu<B: Backend> {
 }
 
 impl<B: Backend> SwiGlu<B> {
-    pub fn new(d_model: usize, d_ff: usize, device: &B::Device) -> Self {
+    pub fn new(d_model: usize, d_ff: usize, rng: &mut InitRng, device: &B::Device) -> Self {
         Self {
-            w1: Linear::new(d_model, d_ff, device),
-            w2: Linear::new(d_ff, d_model, device),
-            w3: Linear::new(d_model, d_ff, device),
+            w1: Linear::new(d_model, d_ff, rng, device),
+            w2: Linear::new(d_ff, d_model, rng, device),
+            w3: Linear::new(d_model, d_ff, rng, device),
         }
     }
 

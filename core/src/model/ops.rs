@@ -35,47 +35,57 @@ pub fn rms_norm<B: Backend, const D: usize>(x: Tensor<B, D>, gain: Tensor<B, 1>,
     x / (mean_square + eps).sqrt() * gain.unsqueeze::<D>() // [.., d_model]
 }
 
-/// The RoPE angle tables for `positions`: cos and sin of pos / θ^(2k/d_k), k = 0 … d_k/2 − 1,
-/// computed in f64 and rounded once to f32.
+/// RoPE's tables for a run of positions. Rotation is written as x·cos + swap(x)·sin, where
+/// swap exchanges each adjacent pair (x[2k], x[2k+1]) → (x[2k+1], x[2k]) through a fixed
+/// permutation matrix and the sign of sin carries the rotation's minus: three elementwise ops and
+/// one tiny matmul over contiguous memory, instead of slicing the pairs apart and back together.
+#[derive(Debug, Clone)]
+pub struct RopeTables<B: Backend> {
+    /// `[1, seq, d_k]`: cos θ_k, each value twice (once per element of its pair).
+    pub cos: Tensor<B, 3>,
+    /// `[1, seq, d_k]`: −sin θ_k at even, +sin θ_k at odd elements.
+    pub sin: Tensor<B, 3>,
+    /// `[d_k, d_k]`: the pair-swapping permutation.
+    pub swap: Tensor<B, 2>,
+}
+
+/// The RoPE tables for `positions`: angle pos / θ^(2k/d_k) for pair k = 0 … d_k/2 − 1, computed
+/// in f64 and rounded once to f32.
 ///
 /// # Shapes
-/// → two `[1, seq, d_k/2, 1]` tensors.
-pub fn rope_tables<B: Backend>(
-    positions: &[usize],
-    d_k: usize,
-    theta: f64,
-    device: &B::Device,
-) -> (Tensor<B, 4>, Tensor<B, 4>) {
-    let half = d_k / 2;
-    let mut cos = Vec::with_capacity(positions.len() * half);
-    let mut sin = Vec::with_capacity(positions.len() * half);
+/// → cos, sin `[1, seq, d_k]`, swap `[d_k, d_k]`.
+pub fn rope_tables<B: Backend>(positions: &[usize], d_k: usize, theta: f64, device: &B::Device) -> RopeTables<B> {
+    let mut cos = Vec::with_capacity(positions.len() * d_k);
+    let mut sin = Vec::with_capacity(positions.len() * d_k);
     for &p in positions {
-        for k in 0..half {
+        for k in 0..d_k / 2 {
             let angle = p as f64 / theta.powf((2 * k) as f64 / d_k as f64);
-            cos.push(angle.cos() as f32);
-            sin.push(angle.sin() as f32);
+            let (c, s) = (angle.cos() as f32, angle.sin() as f32);
+            cos.extend([c, c]);
+            sin.extend([-s, s]);
         }
     }
-    let shape = [1, positions.len(), half, 1];
-    (Tensor::from_data(TensorData::new(cos, shape), device), Tensor::from_data(TensorData::new(sin, shape), device))
+    let mut swap = vec![0f32; d_k * d_k];
+    for k in 0..d_k / 2 {
+        swap[(2 * k) * d_k + 2 * k + 1] = 1.0; // row 2k → column 2k+1: out[2k+1] = x[2k]
+        swap[(2 * k + 1) * d_k + 2 * k] = 1.0; // out[2k] = x[2k+1]
+    }
+    let shape = [1, positions.len(), d_k];
+    RopeTables {
+        cos: Tensor::from_data(TensorData::new(cos, shape), device),
+        sin: Tensor::from_data(TensorData::new(sin, shape), device),
+        swap: Tensor::from_data(TensorData::new(swap, [d_k, d_k]), device),
+    }
 }
 
 /// Rotary position embedding on adjacent pairs (x[2k], x[2k+1]):
 /// out[2k] = cos·x[2k] − sin·x[2k+1], out[2k+1] = sin·x[2k] + cos·x[2k+1].
 ///
 /// # Shapes
-/// x `[.., seq, d_k]` (d_k even), tables `[1, seq, d_k/2, 1]` → `[.., seq, d_k]`.
-pub fn rope<B: Backend, const D: usize>(x: Tensor<B, D>, cos: Tensor<B, 4>, sin: Tensor<B, 4>) -> Tensor<B, D> {
-    let dims = x.dims();
-    let (seq, d_k) = (dims[D - 2], dims[D - 1]);
-    let n: usize = dims[..D - 2].iter().product();
-    let half = d_k / 2;
-    let pairs: Tensor<B, 4> = x.reshape([n, seq, half, 2]); // [n, seq, d_k/2, 2]
-    let even = pairs.clone().narrow(3, 0, 1); // [n, seq, d_k/2, 1]
-    let odd = pairs.narrow(3, 1, 1); // [n, seq, d_k/2, 1]
-    let rotated_even = even.clone() * cos.clone() - odd.clone() * sin.clone();
-    let rotated_odd = even * sin + odd * cos;
-    Tensor::cat(vec![rotated_even, rotated_odd], 3).reshape(dims) // [.., seq, d_k]
+/// x `[.., seq, d_k]` (d_k even), tables for `seq` positions → `[.., seq, d_k]`.
+pub fn rope<B: Backend, const D: usize>(x: Tensor<B, D>, tables: &RopeTables<B>) -> Tensor<B, D> {
+    let swapped = x.clone().matmul(tables.swap.clone().unsqueeze::<D>()); // [.., seq, d_k]
+    x * tables.cos.clone().unsqueeze::<D>() + swapped * tables.sin.clone().unsqueeze::<D>()
 }
 
 /// Scaled dot-product attention: softmax(Q·Kᵀ/√d_k, masked) · V. `mask` true = may attend.
@@ -88,8 +98,7 @@ pub fn scaled_dot_product_attention<B: Backend, const D: usize>(
     v: Tensor<B, D>,
     mask: Option<Tensor<B, D, Bool>>,
 ) -> Tensor<B, D> {
-    let d_k = q.dims()[D - 1];
-    let scores = q.matmul(k.swap_dims(D - 2, D - 1)).div_scalar((d_k as f64).sqrt()); // [.., n, m]
+    let scores = attention_scores(q, k); // [.., n, m]
     let scores = match mask {
         Some(m) => scores.mask_fill(m.bool_not(), f32::NEG_INFINITY),
         None => scores,
@@ -97,13 +106,81 @@ pub fn scaled_dot_product_attention<B: Backend, const D: usize>(
     softmax(scores, D - 1).matmul(v) // [.., n, d_v]
 }
 
+/// Q·Kᵀ/√d_k.
+///
+/// # Shapes
+/// q `[.., n, d_k]`, k `[.., m, d_k]` → `[.., n, m]`.
+pub fn attention_scores<B: Backend, const D: usize>(q: Tensor<B, D>, k: Tensor<B, D>) -> Tensor<B, D> {
+    let d_k = q.dims()[D - 1];
+    q.matmul(k.swap_dims(D - 2, D - 1)).div_scalar((d_k as f64).sqrt())
+}
+
+/// Causal attention as the model runs it: the mask is an additive bias (0 where a query may
+/// attend, −∞ where not) broadcast over batch and heads — one add instead of materializing a
+/// boolean mask of the full scores' shape.
+///
+/// # Shapes
+/// q `[batch, heads, n, d_k]`, k, v `[batch, heads, m, d_k]`, bias `[1, 1, n, m]` → `[batch, heads, n, d_k]`.
+pub fn causal_attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    bias: Tensor<B, 4>,
+) -> Tensor<B, 4> {
+    softmax(attention_scores(q, k) + bias, 3).matmul(v)
+}
+
+/// The causal bias of `n` queries at positions offset … offset+n−1 over `offset + n` keys: 0 for
+/// key j ≤ offset + i, −∞ after.
+///
+/// # Shapes
+/// → `[1, 1, n, offset + n]`.
+pub fn causal_bias<B: Backend>(n: usize, offset: usize, device: &B::Device) -> Tensor<B, 4> {
+    let m = offset + n;
+    let data: Vec<f32> = (0..n * m).map(|ij| if ij % m <= offset + ij / m { 0.0 } else { f32::NEG_INFINITY }).collect();
+    Tensor::from_data(TensorData::new(data, [1, 1, n, m]), device)
+}
+
 /// The causal mask: query i may attend to keys j ≤ i.
 ///
 /// # Shapes
 /// → `[1, 1, seq, seq]`.
 pub fn causal_mask<B: Backend>(seq: usize, device: &B::Device) -> Tensor<B, 4, Bool> {
-    let data: Vec<bool> = (0..seq * seq).map(|ij| ij % seq <= ij / seq).collect();
-    Tensor::from_data(TensorData::new(data, [1, 1, seq, seq]), device)
+    causal_mask_after::<B>(seq, 0, device)
+}
+
+/// The causal mask of `n` new queries at positions `offset … offset + n − 1` over all
+/// `offset + n` keys (the KV-cache case): query i may attend to keys j ≤ offset + i.
+///
+/// # Shapes
+/// → `[1, 1, n, offset + n]`.
+pub fn causal_mask_after<B: Backend>(n: usize, offset: usize, device: &B::Device) -> Tensor<B, 4, Bool> {
+    let m = offset + n;
+    let data: Vec<bool> = (0..n * m).map(|ij| ij % m <= offset + ij / m).collect();
+    Tensor::from_data(TensorData::new(data, [1, 1, n, m]), device)
+}
+
+/// x·Wᵀ split into heads.
+///
+/// # Shapes
+/// x `[batch, seq, d_model]`, w `[d_model, d_model]` → `[batch, heads, seq, d_k]`.
+pub fn project_heads<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 2>, num_heads: usize) -> Tensor<B, 4> {
+    let [batch, seq, d_model] = x.dims();
+    x.matmul(w.transpose().unsqueeze::<3>()) // [batch, seq, d_model]
+        .reshape([batch, seq, num_heads, d_model / num_heads]) // [batch, seq, heads, d_k]
+        .swap_dims(1, 2) // [batch, heads, seq, d_k]
+}
+
+/// Concatenates the heads and applies the output projection.
+///
+/// # Shapes
+/// heads `[batch, heads, seq, d_k]`, w_o `[d_model, d_model]` → `[batch, seq, d_model]`.
+pub fn merge_heads<B: Backend>(heads: Tensor<B, 4>, w_o: Tensor<B, 2>) -> Tensor<B, 3> {
+    let [batch, num_heads, seq, d_k] = heads.dims();
+    heads
+        .swap_dims(1, 2) // [batch, seq, heads, d_k]
+        .reshape([batch, seq, num_heads * d_k])
+        .matmul(w_o.transpose().unsqueeze::<3>()) // [batch, seq, d_model]
 }
 
 /// Causal multi-head self-attention with the projections given as torch-layout weights
@@ -120,27 +197,18 @@ pub fn multihead_self_attention<B: Backend>(
     w_v: Tensor<B, 2>,
     w_o: Tensor<B, 2>,
     num_heads: usize,
-    rope_tables: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+    rope_tables: Option<&RopeTables<B>>,
 ) -> Tensor<B, 3> {
-    let [batch, seq, d_model] = x.dims();
-    let d_k = d_model / num_heads;
-    let project = |w: Tensor<B, 2>| -> Tensor<B, 4> {
-        x.clone()
-            .matmul(w.transpose().unsqueeze::<3>()) // [batch, seq, d_model]
-            .reshape([batch, seq, num_heads, d_k]) // [batch, seq, heads, d_k]
-            .swap_dims(1, 2) // [batch, heads, seq, d_k]
-    };
-    let (mut q, mut k, v) = (project(w_q), project(w_k), project(w_v));
-    if let Some((cos, sin)) = rope_tables {
-        q = rope(q, cos.clone(), sin.clone());
-        k = rope(k, cos, sin);
+    let seq = x.dims()[1];
+    let mut q = project_heads(x.clone(), w_q, num_heads); // [batch, heads, seq, d_k]
+    let mut k = project_heads(x.clone(), w_k, num_heads);
+    let v = project_heads(x.clone(), w_v, num_heads);
+    if let Some(tables) = rope_tables {
+        q = rope(q, tables);
+        k = rope(k, tables);
     }
-    let mask = causal_mask::<B>(seq, &x.device()).expand([batch, num_heads, seq, seq]);
-    let heads = scaled_dot_product_attention(q, k, v, Some(mask)); // [batch, heads, seq, d_k]
-    heads
-        .swap_dims(1, 2) // [batch, seq, heads, d_k]
-        .reshape([batch, seq, d_model])
-        .matmul(w_o.transpose().unsqueeze::<3>()) // [batch, seq, d_model]
+    let heads = causal_attention(q, k, v, causal_bias::<B>(seq, 0, &x.device())); // [batch, heads, seq, d_k]
+    merge_heads(heads, w_o) // [batch, seq, d_model]
 }
 
 /// Mean cross-entropy of logits against target ids: logsumexp(l) − l[target], with the max

@@ -5,8 +5,13 @@ use burn::module::Module;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
+use rand::SeedableRng;
+
+use super::init::InitRng;
 use super::layers::{Embedding, Linear, RmsNorm, SwiGlu};
-use super::ops::{multihead_self_attention, rope_tables};
+use super::ops::{
+    causal_attention, causal_bias, merge_heads, multihead_self_attention, project_heads, rope, rope_tables, RopeTables,
+};
 use crate::accounting::ModelShape;
 
 /// The model's shape and hyper-parameters.
@@ -51,12 +56,19 @@ impl TransformerConfig {
         }
     }
 
+    /// A model with CS336's initialization drawn from seed 0.
     pub fn init<B: Backend>(&self, device: &B::Device) -> TransformerLm<B> {
+        self.init_seeded(0, device)
+    }
+
+    /// A model with CS336's initialization drawn from `seed`: the same weights on every backend.
+    pub fn init_seeded<B: Backend>(&self, seed: u64, device: &B::Device) -> TransformerLm<B> {
+        let rng = &mut InitRng::seed_from_u64(seed);
         TransformerLm {
-            token_embeddings: Embedding::new(self.vocab_size, self.d_model, device),
-            layers: (0..self.num_layers).map(|_| Block::new(self, device)).collect(),
+            token_embeddings: Embedding::new(self.vocab_size, self.d_model, rng, device),
+            layers: (0..self.num_layers).map(|_| Block::new(self, rng, device)).collect(),
             ln_final: RmsNorm::new(self.d_model, device),
-            lm_head: Linear::new(self.d_model, self.vocab_size, device),
+            lm_head: Linear::new(self.d_model, self.vocab_size, rng, device),
             num_heads: self.num_heads,
             rope_theta: self.rope_theta,
         }
@@ -72,6 +84,36 @@ pub struct Attention<B: Backend> {
     pub output_proj: Linear<B>,
 }
 
+impl<B: Backend> Attention<B> {
+    /// Attention of `n` new positions starting at `offset` over the cached keys and values of
+    /// the earlier ones, which it extends: generation costs O(length) per token instead of
+    /// recomputing the whole prefix.
+    ///
+    /// # Shapes
+    /// x `[batch, n, d_model]`, RoPE tables for positions offset … offset+n−1,
+    /// cache `[batch, heads, offset, d_k]` each → `[batch, n, d_model]`, cache `[.., offset + n, ..]`.
+    pub fn forward_cached(
+        &self,
+        x: Tensor<B, 3>,
+        num_heads: usize,
+        rope_tables: &RopeTables<B>,
+        cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+    ) -> Tensor<B, 3> {
+        let n = x.dims()[1];
+        let q = rope(project_heads(x.clone(), self.q_proj.weight.val(), num_heads), rope_tables);
+        let k = rope(project_heads(x.clone(), self.k_proj.weight.val(), num_heads), rope_tables);
+        let v = project_heads(x.clone(), self.v_proj.weight.val(), num_heads);
+        let (k, v) = match cache.take() {
+            Some((k0, v0)) => (Tensor::cat(vec![k0, k], 2), Tensor::cat(vec![v0, v], 2)),
+            None => (k, v),
+        }; // [batch, heads, offset + n, d_k]
+        let total = k.dims()[2];
+        let bias = causal_bias::<B>(n, total - n, &x.device());
+        *cache = Some((k.clone(), v.clone()));
+        merge_heads(causal_attention(q, k, v, bias), self.output_proj.weight.val())
+    }
+}
+
 /// A pre-norm transformer block.
 #[derive(Module, Debug)]
 pub struct Block<B: Backend> {
@@ -82,24 +124,24 @@ pub struct Block<B: Backend> {
 }
 
 impl<B: Backend> Block<B> {
-    fn new(c: &TransformerConfig, device: &B::Device) -> Self {
+    fn new(c: &TransformerConfig, rng: &mut InitRng, device: &B::Device) -> Self {
         let d = c.d_model;
         Self {
             ln1: RmsNorm::new(d, device),
             attn: Attention {
-                q_proj: Linear::new(d, d, device),
-                k_proj: Linear::new(d, d, device),
-                v_proj: Linear::new(d, d, device),
-                output_proj: Linear::new(d, d, device),
+                q_proj: Linear::new(d, d, rng, device),
+                k_proj: Linear::new(d, d, rng, device),
+                v_proj: Linear::new(d, d, rng, device),
+                output_proj: Linear::new(d, d, rng, device),
             },
             ln2: RmsNorm::new(d, device),
-            ffn: SwiGlu::new(d, c.d_ff, device),
+            ffn: SwiGlu::new(d, c.d_ff, rng, device),
         }
     }
 
     /// # Shapes
-    /// x `[batch, seq, d_model]`, RoPE tables `[1, seq, d_k/2, 1]` → `[batch, seq, d_model]`.
-    pub fn forward(&self, x: Tensor<B, 3>, num_heads: usize, rope: (Tensor<B, 4>, Tensor<B, 4>)) -> Tensor<B, 3> {
+    /// x `[batch, seq, d_model]`, RoPE tables for `seq` positions → `[batch, seq, d_model]`.
+    pub fn forward(&self, x: Tensor<B, 3>, num_heads: usize, rope: &RopeTables<B>) -> Tensor<B, 3> {
         let a = &self.attn;
         let attended = multihead_self_attention(
             self.ln1.forward(x.clone()),
@@ -112,6 +154,44 @@ impl<B: Backend> Block<B> {
         );
         let x = x + attended; // [batch, seq, d_model]
         x.clone() + self.ffn.forward(self.ln2.forward(x))
+    }
+}
+
+impl<B: Backend> Block<B> {
+    /// [`Block::forward`] for new positions, reading and extending the layer's KV cache.
+    ///
+    /// # Shapes
+    /// x `[batch, n, d_model]` → `[batch, n, d_model]`.
+    pub fn forward_cached(
+        &self,
+        x: Tensor<B, 3>,
+        num_heads: usize,
+        rope: &RopeTables<B>,
+        cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+    ) -> Tensor<B, 3> {
+        let x = x.clone() + self.attn.forward_cached(self.ln1.forward(x), num_heads, rope, cache);
+        x.clone() + self.ffn.forward(self.ln2.forward(x))
+    }
+}
+
+/// Every layer's keys and values for the positions seen so far.
+#[derive(Debug, Clone)]
+pub struct KvCache<B: Backend> {
+    layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+}
+
+impl<B: Backend> KvCache<B> {
+    pub fn new(num_layers: usize) -> Self {
+        Self { layers: vec![None; num_layers] }
+    }
+
+    /// Positions cached.
+    pub fn len(&self) -> usize {
+        self.layers.first().and_then(|l| l.as_ref()).map_or(0, |(k, _)| k.dims()[2])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -137,10 +217,29 @@ impl<B: Backend> TransformerLm<B> {
         let mut x = self.token_embeddings.forward(ids); // [batch, seq, d_model]
         let d_k = x.dims()[2] / self.num_heads;
         let positions: Vec<usize> = (0..seq).collect();
-        let (cos, sin) = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
+        let tables = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
         for block in &self.layers {
-            x = block.forward(x, self.num_heads, (cos.clone(), sin.clone()));
+            x = block.forward(x, self.num_heads, &tables);
         }
         self.lm_head.forward(self.ln_final.forward(x)) // [batch, seq, vocab_size]
+    }
+
+    /// Logits for `ids` placed after the positions already in `cache`, which is extended. With
+    /// an empty cache this equals [`TransformerLm::forward`].
+    ///
+    /// # Shapes
+    /// ids `[batch, n]` → logits `[batch, n, vocab_size]`.
+    pub fn forward_cached(&self, ids: Tensor<B, 2, Int>, cache: &mut KvCache<B>) -> Tensor<B, 3> {
+        let [_, n] = ids.dims();
+        let device = ids.device();
+        let offset = cache.len();
+        let mut x = self.token_embeddings.forward(ids); // [batch, n, d_model]
+        let d_k = x.dims()[2] / self.num_heads;
+        let positions: Vec<usize> = (offset..offset + n).collect();
+        let tables = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
+        for (block, layer_cache) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            x = block.forward_cached(x, self.num_heads, &tables, layer_cache);
+        }
+        self.lm_head.forward(self.ln_final.forward(x)) // [batch, n, vocab_size]
     }
 }

@@ -1,10 +1,60 @@
-//! # Training (CS336 assignment 1 §4)
+//! # Training (CS336 assignment 1 §4–5)
 //!
-//! The learning-rate schedule is plain arithmetic and always available; the optimizer (and, next,
-//! the training loop) need burn and come behind the `model` feature.
+//! The learning-rate schedule is plain arithmetic and always available. Everything else needs burn
+//! and sits behind the `model` feature:
+//!
+//! * [`data`] — token files as slices and `get_batch` (random windows, targets shifted by one);
+//! * [`adamw`] / [`optimizer`] — AdamW with decoupled weight decay and global gradient clipping;
+//! * [`trainer`] — one training step, validation and the run's metrics, written `async` with only
+//!   asynchronous device reads, so the browser (WebGPU forbids blocking reads) runs the very same loop;
+//! * [`run`] — the loop both front ends drive (validation and checkpoint cadence, user stops);
+//! * [`checkpoint`] — a checkpoint as a set of named files (config, weights, optimizer state, RNG,
+//!   tokenizer) that the CLI writes to a directory and the browser to IndexedDB.
 
 #[cfg(feature = "model")]
 pub mod adamw;
 #[cfg(feature = "model")]
+pub mod checkpoint;
+#[cfg(feature = "model")]
+pub mod data;
+#[cfg(feature = "model")]
 pub mod optimizer;
+#[cfg(feature = "model")]
+pub mod run;
 pub mod schedule;
+#[cfg(feature = "model")]
+pub mod trainer;
+
+#[cfg(feature = "model")]
+pub use error::TrainError;
+
+#[cfg(feature = "model")]
+mod error {
+    use thiserror::Error;
+
+    use crate::model::weights::WeightsError;
+    use crate::tokenize::TokenizeError;
+
+    /// Everything that stops a run, each with what the user can change.
+    #[derive(Debug, Error)]
+    pub enum TrainError {
+        #[error("{file}: {message}")]
+        Data { file: String, message: String },
+        #[error("{file}: {tokens} tokens is too short: {why} needs at least {needed}; use more text or a smaller context length")]
+        TooShort { file: String, tokens: usize, needed: usize, why: &'static str },
+        #[error("{file}: token id {id} is outside the model's vocabulary of {vocab_size} (the data was tokenized with another tokenizer?)")]
+        VocabMismatch { file: String, id: u32, vocab_size: usize },
+        #[error("the loss became {value} at step {step}; stopped without saving (the last good checkpoint is kept). Lower --lr or check the data")]
+        NonFinite { step: usize, value: f64 },
+        #[error("{file}: {message}")]
+        Checkpoint { file: String, message: String },
+        #[error(transparent)]
+        Weights(#[from] WeightsError),
+        #[error(transparent)]
+        Tokenizer(#[from] TokenizeError),
+        #[error("invalid configuration: {0}")]
+        Config(String),
+        #[error("the device failed: {0}")]
+        Device(String),
+    }
+}

@@ -24,6 +24,20 @@ impl<B: AutodiffBackend> AdamW<B> {
         Self { config, step: 0, moments: HashMap::new() }
     }
 
+    /// An optimizer resumed at `step` with saved moments (flattened, by parameter id).
+    pub fn with_state(
+        config: AdamWConfig,
+        step: usize,
+        moments: HashMap<ParamId, Moments<B::InnerBackend, 1>>,
+    ) -> Self {
+        Self { config, step, moments }
+    }
+
+    /// The first and second moments of every parameter updated so far, flattened.
+    pub fn moments(&self) -> &HashMap<ParamId, Moments<B::InnerBackend, 1>> {
+        &self.moments
+    }
+
     /// One step: clips the gradients to a global L2 norm of `max_norm` (scale
     /// max_norm/(‖g‖ + 1e-6) when above), then updates every parameter that has a gradient.
     /// Returns the updated module and the gradient norm before clipping (a `[1]` device tensor).

@@ -3,5 +3,7 @@
 pub mod estimate;
 pub mod exercises;
 pub mod float;
+pub mod sample;
 pub mod tokenize;
+pub mod train;
 pub mod welcome;

@@ -23,7 +23,7 @@ use crate::CliResult;
 const GPT2_VOCAB: &str = include_str!("../../../tests/fixtures/cs336/tokenizer/gpt2_vocab.json");
 const GPT2_MERGES: &str = include_str!("../../../tests/fixtures/cs336/tokenizer/gpt2_merges.txt");
 
-fn read_text(path: &Path) -> Result<String, TokenizeError> {
+pub(crate) fn read_text(path: &Path) -> Result<String, TokenizeError> {
     let bytes =
         fs::read(path).map_err(|e| TokenizeError::Io { file: path.display().to_string(), message: e.to_string() })?;
     String::from_utf8(bytes).map_err(|e| TokenizeError::InvalidUtf8 {
@@ -33,7 +33,7 @@ fn read_text(path: &Path) -> Result<String, TokenizeError> {
 }
 
 /// Loads the BPE model named by the flags; the bundled GPT-2 when none are given.
-fn load_bpe(source: &BpeSource) -> Result<(Bpe, String), TokenizeError> {
+pub(crate) fn load_bpe(source: &BpeSource) -> Result<(Bpe, String), TokenizeError> {
     let specials = &source.specials;
     if let (Some(v), Some(m)) = (&source.vocab, &source.merges) {
         let bpe =

@@ -1,0 +1,329 @@
+//! One training run's state and its step: batch → forward → cross-entropy → backward → global
+//! clipping → AdamW, with the learning rate from the cosine schedule.
+//!
+//! Every read from the device is `async` (`into_data_async`), so the browser's worker and the CLI
+//! drive the same [`Trainer`]; natively the CLI blocks on the futures. The only host-side state is
+//! the batch RNG (ChaCha8, a seed and a word position), which makes a resumed run draw exactly
+//! the batches an uninterrupted one would have.
+
+use burn::config::Config;
+use burn::module::AutodiffModule;
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::Tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::adamw::AdamWConfig;
+use super::data::{get_batch, TokenSlice};
+use super::optimizer::AdamW;
+use super::schedule::cosine_lr;
+use super::TrainError;
+use crate::accounting::ModelShape;
+use crate::model::ops::cross_entropy;
+use crate::model::{TransformerConfig, TransformerLm};
+
+/// The run's hyper-parameters (the model's shape is [`TransformerConfig`]).
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Optimizer steps in the whole run (the cosine schedule ends here).
+    #[config(default = 1000)]
+    pub steps: usize,
+    #[config(default = 32)]
+    pub batch_size: usize,
+    #[config(default = 1e-3)]
+    pub max_lr: f64,
+    #[config(default = 1e-4)]
+    pub min_lr: f64,
+    #[config(default = 100)]
+    pub warmup_steps: usize,
+    /// Global L2 norm the gradients are clipped to.
+    #[config(default = 1.0)]
+    pub max_grad_norm: f64,
+    /// Validation every this many steps (and at the end).
+    #[config(default = 100)]
+    pub eval_every: usize,
+    /// Batches averaged for one validation loss (always the same batches, so evaluations compare).
+    #[config(default = 8)]
+    pub eval_batches: usize,
+    /// Share of the tokens held out for validation when no separate validation file is given.
+    #[config(default = 0.1)]
+    pub val_fraction: f64,
+    /// Seeds the initialization and the batch order.
+    #[config(default = 0)]
+    pub seed: u64,
+    #[config(default = "AdamWConfig::new()")]
+    pub optimizer: AdamWConfig,
+}
+
+impl TrainConfig {
+    /// Refuses settings that cannot train, naming the setting.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |what: &str, why: &str| Err(TrainError::Config(format!("{what}: {why}")));
+        if self.steps == 0 {
+            return bad("steps", "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch size", "must be at least 1");
+        }
+        if !(self.max_lr.is_finite() && self.max_lr > 0.0) {
+            return bad("learning rate", &format!("{} must be a positive number", self.max_lr));
+        }
+        if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr <= self.max_lr) {
+            return bad(
+                "minimum learning rate",
+                &format!("{} must be between 0 and the maximum {}", self.min_lr, self.max_lr),
+            );
+        }
+        if !(self.max_grad_norm > 0.0) {
+            return bad("max grad norm", "must be positive");
+        }
+        if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
+            return bad("validation fraction", &format!("{} must be between 0 and 1", self.val_fraction));
+        }
+        if self.eval_batches == 0 || self.eval_every == 0 {
+            return bad("evaluation", "eval_every and eval_batches must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The learning rate of the update taken at `step` (0-based): linear warm-up, cosine to
+    /// `min_lr` at the last step.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        cosine_lr(step, self.max_lr, self.min_lr, self.warmup_steps.min(self.steps), self.steps)
+    }
+}
+
+/// What one step measured. `step` counts the updates made before this batch, so the first record
+/// is step 0 with the untrained model's loss.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    pub step: usize,
+    pub loss: f64,
+    pub lr: f64,
+    /// Global gradient L2 norm before clipping.
+    pub grad_norm: f64,
+    /// Tokens processed in the whole run after this step.
+    pub tokens_seen: u64,
+}
+
+/// Speed of a step: tokens/s, achieved FLOP/s and model FLOPs utilization against `peak`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub tokens_per_s: f64,
+    pub flops_per_s: f64,
+    /// None when the device's peak is unknown.
+    pub mfu: Option<f64>,
+}
+
+/// Training FLOPs of one step: 3 × the forward matmul FLOPs (forward + backward ≈ 2× forward),
+/// attention scores included, from `lmlab::accounting`.
+pub fn flops_per_step(shape: &ModelShape, batch_size: usize) -> f64 {
+    3.0 * shape.forward_flops(batch_size as u64, shape.context_length).matmul_flops
+}
+
+/// Throughput of `steps` steps that took `seconds`, against a peak in FLOP/s.
+pub fn throughput(shape: &ModelShape, batch_size: usize, steps: usize, seconds: f64, peak: Option<f64>) -> Throughput {
+    let tokens = (batch_size as u64 * shape.context_length * steps as u64) as f64;
+    let flops_per_s = flops_per_step(shape, batch_size) * steps as f64 / seconds;
+    Throughput { tokens_per_s: tokens / seconds, flops_per_s, mfu: peak.map(|p| flops_per_s / p) }
+}
+
+/// The batch RNG's position: with the seed, enough to continue the exact stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RngState {
+    pub seed: u64,
+    /// ChaCha's 32-bit word position, as a decimal string (it is a u128).
+    pub word_pos: String,
+}
+
+/// A model, its optimizer and the batch RNG: everything a checkpoint must restore.
+pub struct Trainer<B: AutodiffBackend> {
+    model: Option<TransformerLm<B>>,
+    pub optimizer: AdamW<B>,
+    pub model_config: TransformerConfig,
+    pub config: TrainConfig,
+    rng: ChaCha8Rng,
+    pub tokens_seen: u64,
+    device: B::Device,
+}
+
+impl<B: AutodiffBackend> Trainer<B> {
+    /// A fresh run: the model initialized from `config.seed` (CS336's truncated normals).
+    pub fn new(model_config: TransformerConfig, config: TrainConfig, device: &B::Device) -> Result<Self, TrainError> {
+        config.validate()?;
+        validate_model(&model_config)?;
+        let model = model_config.init_seeded::<B>(config.seed, device);
+        let rng = ChaCha8Rng::seed_from_u64(config.seed);
+        Ok(Self {
+            model: Some(model),
+            optimizer: AdamW::new(config.optimizer.clone()),
+            model_config,
+            config,
+            rng,
+            tokens_seen: 0,
+            device: device.clone(),
+        })
+    }
+
+    /// Rebuilds a run from its parts (see `checkpoint`).
+    pub(crate) fn from_parts(
+        model: TransformerLm<B>,
+        optimizer: AdamW<B>,
+        model_config: TransformerConfig,
+        config: TrainConfig,
+        rng: &RngState,
+        tokens_seen: u64,
+        device: &B::Device,
+    ) -> Result<Self, TrainError> {
+        let mut chacha = ChaCha8Rng::seed_from_u64(rng.seed);
+        let pos: u128 = rng
+            .word_pos
+            .parse()
+            .map_err(|_| TrainError::Config(format!("RNG position {:?} is not a number", rng.word_pos)))?;
+        chacha.set_word_pos(pos);
+        Ok(Self {
+            model: Some(model),
+            optimizer,
+            model_config,
+            config,
+            rng: chacha,
+            tokens_seen,
+            device: device.clone(),
+        })
+    }
+
+    pub fn model(&self) -> &TransformerLm<B> {
+        self.model.as_ref().expect("the model is only taken out during a step")
+    }
+
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    /// Updates made so far.
+    pub fn step(&self) -> usize {
+        self.optimizer.step
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.step() >= self.config.steps
+    }
+
+    pub fn rng_state(&self) -> RngState {
+        RngState { seed: self.config.seed, word_pos: self.rng.get_word_pos().to_string() }
+    }
+
+    /// One update on a random batch of `train`. The loss and gradient norm are read back after the
+    /// update is queued (asynchronously). A non-finite loss or gradient norm is an error naming
+    /// the step; the model must then be discarded (the last checkpoint is the good one).
+    pub async fn train_step(&mut self, train: &TokenSlice<'_>) -> Result<StepMetrics, TrainError> {
+        let step = self.step();
+        let lr = self.config.lr_at(step);
+        let (batch, ctx) = (self.config.batch_size, self.model_config.context_length);
+        let (inputs, targets) = get_batch::<B, _>(train, batch, ctx, &mut self.rng, &self.device);
+        let model = self.model.take().expect("the model is present between steps");
+        let loss = lm_loss(&model, inputs, targets);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let (model, norm) = self.optimizer.step(model, grads, lr, self.config.max_grad_norm);
+        self.model = Some(model);
+        self.tokens_seen += (batch * ctx) as u64;
+        let loss = read_scalar(loss.inner()).await?;
+        let grad_norm = read_scalar(norm).await?;
+        for value in [loss, grad_norm] {
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite { step, value });
+            }
+        }
+        Ok(StepMetrics { step, loss, lr, grad_norm, tokens_seen: self.tokens_seen })
+    }
+
+    /// Mean loss over `eval_batches` windows of `val` drawn by a fixed RNG (the same windows at
+    /// every evaluation), without autodiff.
+    pub async fn evaluate(&self, val: &TokenSlice<'_>) -> Result<f64, TrainError> {
+        let model = self.model().valid();
+        let device = self.device.clone();
+        evaluate(
+            &model,
+            val,
+            self.config.batch_size,
+            self.model_config.context_length,
+            self.config.eval_batches,
+            &device,
+        )
+        .await
+    }
+}
+
+/// Mean validation loss of `model` over `batches` fixed windows of `val`.
+pub async fn evaluate<B: Backend>(
+    model: &TransformerLm<B>,
+    val: &TokenSlice<'_>,
+    batch_size: usize,
+    context_length: usize,
+    batches: usize,
+    device: &B::Device,
+) -> Result<f64, TrainError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7e57_da7a);
+    let mut total: Option<Tensor<B, 1>> = None;
+    for _ in 0..batches {
+        let (inputs, targets) = get_batch::<B, _>(val, batch_size, context_length, &mut rng, device);
+        let loss = lm_loss(model, inputs, targets);
+        total = Some(match total {
+            Some(t) => t + loss,
+            None => loss,
+        });
+    }
+    let total = total.expect("at least one validation batch");
+    Ok(read_scalar(total).await? / batches as f64)
+}
+
+/// Mean next-token cross-entropy of a batch.
+///
+/// # Shapes
+/// inputs, targets `[batch, seq]` → `[1]`.
+pub fn lm_loss<B: Backend>(
+    model: &TransformerLm<B>,
+    inputs: Tensor<B, 2, burn::tensor::Int>,
+    targets: Tensor<B, 2, burn::tensor::Int>,
+) -> Tensor<B, 1> {
+    let [batch, seq] = inputs.dims();
+    let logits = model.forward(inputs); // [batch, seq, vocab]
+    let vocab = logits.dims()[2];
+    cross_entropy(logits.reshape([batch * seq, vocab]), targets.reshape([batch * seq]))
+}
+
+/// A `[1]` tensor's value, read asynchronously.
+pub async fn read_scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f64, TrainError> {
+    let data = t.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let v = data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    Ok(f64::from(v[0]))
+}
+
+/// Refuses model shapes that cannot be built (the message names the setting).
+pub fn validate_model(c: &TransformerConfig) -> Result<(), TrainError> {
+    let bad = |m: String| Err(TrainError::Config(m));
+    for (name, v) in [
+        ("vocab_size", c.vocab_size),
+        ("context_length", c.context_length),
+        ("d_model", c.d_model),
+        ("num_layers", c.num_layers),
+        ("num_heads", c.num_heads),
+        ("d_ff", c.d_ff),
+    ] {
+        if v == 0 {
+            return bad(format!("{name} must be at least 1"));
+        }
+    }
+    if c.d_model % c.num_heads != 0 || (c.d_model / c.num_heads) % 2 != 0 {
+        return bad(format!(
+            "d_model {} must split into {} heads of an even size (RoPE rotates pairs)",
+            c.d_model, c.num_heads
+        ));
+    }
+    if !(c.rope_theta.is_finite() && c.rope_theta > 1.0) {
+        return bad(format!("rope_theta {} must be a number above 1", c.rope_theta));
+    }
+    Ok(())
+}

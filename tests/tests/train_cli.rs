@@ -1,0 +1,345 @@
+//! `lmlab train`, `sample`, `convert` and `bench train` end to end on a very small model (seconds
+//! on the CPU): JSON lines, checkpoints, Ctrl-C and --resume reproducing an uninterrupted run's
+//! losses, conversion round trips, and bad input answered with one line and exit code 2.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use lmlab_acceptance::lmlab;
+use serde_json::Value;
+
+/// A fresh directory under the system temp dir.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lmlab-train-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 40 KB of the bundled corpus and a 1-layer model config.
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let corpus =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tinyshakespeare.txt")).unwrap();
+    let data = dir.join("small.txt");
+    std::fs::write(&data, &corpus[..40_000]).unwrap();
+    let config = dir.join("model.json");
+    std::fs::write(
+        &config,
+        r#"{"vocab_size": 300, "context_length": 32, "d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "rope_theta": 10000.0}"#,
+    )
+    .unwrap();
+    (data, config)
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = lmlab().args(args).output().expect("run lmlab");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn lines(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn train_args<'a>(data: &'a Path, config: &'a Path, out: &'a Path, steps: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--config",
+        s(config),
+        "--data",
+        s(data),
+        "--vocab-size",
+        "300",
+        "--steps",
+        steps,
+        "--batch",
+        "4",
+        "--lr",
+        "0.01",
+        "--eval-every",
+        "4",
+        "--out",
+        s(out),
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--json",
+        "--log-every",
+        "1",
+    ]
+}
+
+fn step_losses(events: &[Value]) -> Vec<(u64, f64)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "step")
+        .map(|e| (e["step"].as_u64().unwrap(), e["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn train_json_lines_checkpoint_and_sample() {
+    let dir = scratch("basic");
+    let (data, config) = setup(&dir);
+    let out = dir.join("run");
+    let r = run(&train_args(&data, &config, &out, "12"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let events = lines(&r.stdout);
+    let setup = &events[0];
+    assert_eq!(setup["event"], "setup");
+    assert_eq!(setup["vocab_size"], 300);
+    // Parameters: 2·V·d (embedding + head) + L·(4d² + 3·d·d_ff + 2d) + d, as the accounting lab counts.
+    let (v, d, f) = (300u64, 32u64, 64u64);
+    assert_eq!(setup["params"].as_u64().unwrap(), 2 * v * d + (4 * d * d + 3 * d * f + 2 * d) + d);
+    let losses = step_losses(&events);
+    assert_eq!(losses.first().unwrap().0, 0, "the first logged step is step 0");
+    assert_eq!(losses.len(), 12);
+    // Untrained: loss ≈ ln V (the embeddings are N(0,1), so within half a nat).
+    assert!((losses[0].1 - (300f64).ln()).abs() < 0.5, "{losses:?}");
+    assert!(losses[11].1 < losses[0].1 - 0.5, "the loss falls: {losses:?}");
+    let end = events.last().unwrap();
+    assert_eq!(end["event"], "end");
+    for f in ["config.json", "model.safetensors", "optimizer.safetensors", "state.json", "vocab.json", "merges.txt"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let sample = |seed: &str| {
+        let r = run(&[
+            "sample",
+            "--checkpoint",
+            s(&out),
+            "--prompt",
+            "First",
+            "--max-tokens",
+            "12",
+            "--seed",
+            seed,
+            "--device",
+            "cpu",
+            "--json",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str::<Value>(&r.stdout).unwrap()
+    };
+    let a = sample("1");
+    assert!(a["count"].as_u64().unwrap() <= 12 && a["count"].as_u64().unwrap() >= 1);
+    assert_eq!(a, sample("1"), "a seed repeats");
+    let human = run(&["sample", "--checkpoint", s(&out), "--prompt", "First", "--max-tokens", "5", "--device", "cpu"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(human.stdout.starts_with("First"), "{}", human.stdout);
+}
+
+#[test]
+fn ctrl_c_saves_and_resume_continues_the_same_losses() {
+    let dir = scratch("resume");
+    let (data, config) = setup(&dir);
+    let straight = run(&train_args(&data, &config, &dir.join("straight"), "16"));
+    assert_eq!(straight.code, 0, "{}", straight.stderr);
+    let want = step_losses(&lines(&straight.stdout));
+
+    // The same run, interrupted with SIGINT after step 5 is logged.
+    let interrupted = dir.join("interrupted");
+    let mut child = lmlab()
+        .args(train_args(&data, &config, &interrupted, "16"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut got = Vec::new();
+    let mut stopped_at = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let e: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if e["event"] == "step" {
+            got.push((e["step"].as_u64().unwrap(), e["loss"].as_f64().unwrap()));
+            if e["step"] == 5 {
+                Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+            }
+        }
+        if e["event"] == "end" {
+            assert_eq!(e["stopped"], true, "{e}");
+            stopped_at = e["step"].as_u64();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let stopped_at = stopped_at.expect("an end event") as usize;
+    assert!(stopped_at >= 6 && stopped_at < 16, "stopped at {stopped_at}");
+    assert_eq!(got, want[..stopped_at].to_vec());
+
+    let mut args = train_args(&data, &config, &interrupted, "16");
+    args.extend(["--resume", s(&interrupted)]);
+    let resumed = run(&args);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let rest = step_losses(&lines(&resumed.stdout));
+    assert_eq!(rest.first().unwrap().0 as usize, stopped_at);
+    // Bit-identical on the CPU: the same batches, weights, moments and step count.
+    assert_eq!(rest, want[stopped_at..].to_vec());
+}
+
+#[test]
+fn convert_round_trip_samples_the_same() {
+    let dir = scratch("convert");
+    let (data, config) = setup(&dir);
+    let out = dir.join("run");
+    assert_eq!(run(&train_args(&data, &config, &out, "4")).code, 0);
+    let weights = dir.join("w.safetensors");
+    let r = run(&["convert", "--from", s(&out), "--to", s(&weights)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let back = dir.join("back");
+    let r = run(&[
+        "convert",
+        "--from",
+        s(&weights),
+        "--to",
+        s(&back),
+        "--heads",
+        "2",
+        "--context",
+        "32",
+        "--tokenizer-dir",
+        s(&out),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let greedy = |ckpt: &Path| {
+        let r = run(&[
+            "sample",
+            "--checkpoint",
+            s(ckpt),
+            "--prompt",
+            "KING",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "8",
+            "--device",
+            "cpu",
+            "--json",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str::<Value>(&r.stdout).unwrap()["tokens"].clone()
+    };
+    assert_eq!(greedy(&out), greedy(&back));
+    // Without the head count the import says what is missing.
+    let r = run(&["convert", "--from", s(&weights), "--to", s(&dir.join("x")), "--context", "32"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--heads"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_input_is_named_and_nothing_is_lost() {
+    let dir = scratch("bad");
+    let (data, config) = setup(&dir);
+    // Shorter than a context window.
+    let short = dir.join("short.txt");
+    std::fs::write(&short, "To be, or not to be").unwrap();
+    let r = run(&train_args(&short, &config, &dir.join("o1"), "2"));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("short.txt") && r.stderr.contains("too short"), "{}", r.stderr);
+    // Invalid UTF-8.
+    let binary = dir.join("binary.txt");
+    std::fs::write(&binary, [b'a', b'b', 0xff, 0xfe, b'c']).unwrap();
+    let r = run(&train_args(&binary, &config, &dir.join("o2"), "2"));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("binary.txt") && r.stderr.contains("UTF-8") && r.stderr.contains('2'), "{}", r.stderr);
+    // A model whose vocabulary is smaller than the tokenizer's.
+    let narrow = dir.join("narrow.json");
+    std::fs::write(&narrow, r#"{"vocab_size": 100, "context_length": 32, "d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "rope_theta": 10000.0}"#).unwrap();
+    let r = run(&train_args(&data, &narrow, &dir.join("o3"), "2"));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("300") && r.stderr.contains("100"), "{}", r.stderr);
+    // A .bin tokenized with another tokenizer (GPT-2's 50,257 ids vs the run's).
+    let bin = dir.join("gpt2.bin");
+    let r = run(&["encode", "--input", s(&data), "--out", s(&bin)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let good = dir.join("good");
+    assert_eq!(run(&train_args(&data, &config, &good, "2")).code, 0);
+    let o4 = dir.join("o4");
+    let mut args = train_args(&bin, &config, &o4, "2");
+    args.extend(["--tokenizer-dir", s(&good)]);
+    let r = run(&args);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("gpt2.bin") && r.stderr.contains("50257"), "{}", r.stderr);
+    // --out pointing at a directory of other things is refused and left alone.
+    let precious = dir.join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("notes.txt"), "mine").unwrap();
+    let r = run(&train_args(&data, &config, &precious, "2"));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("precious") && r.stderr.contains("not an lmlab checkpoint"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(precious.join("notes.txt")).unwrap(), "mine");
+    // A diverging run (absurd learning rate) stops at the step the loss became NaN/inf and keeps
+    // the last good checkpoint.
+    let diverge = dir.join("diverge");
+    let mut args = train_args(&data, &config, &diverge, "30");
+    let lr = args.iter().position(|a| *a == "--lr").unwrap();
+    args[lr + 1] = "1e30";
+    args.extend(["--checkpoint-every", "1", "--warmup", "0"]);
+    let r = run(&args);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("at step") && r.stderr.contains("--lr") && r.stderr.contains("kept"), "{}", r.stderr);
+    let r = run(&["sample", "--checkpoint", s(&diverge), "--max-tokens", "3", "--device", "cpu"]);
+    assert_eq!(r.code, 0, "the last good checkpoint still samples: {}", r.stderr);
+    // A corrupted checkpoint names the file.
+    let weights = good.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let r = run(&["sample", "--checkpoint", s(&good), "--device", "cpu"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("model.safetensors"), "{}", r.stderr);
+    let r = run(&["sample", "--checkpoint", s(&dir.join("nowhere")), "--device", "cpu"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("nowhere"), "{}", r.stderr);
+    // Unknown device.
+    let r = run(&["bench", "train", "--device", "tpu"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("tpu") && r.stderr.contains("cuda"), "{}", r.stderr);
+}
+
+#[test]
+fn auto_device_says_what_it_picked_and_why() {
+    let r = run(&["bench", "train", "--steps", "1", "--warmup", "1", "--batch", "1", "--vocab-size", "300", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
+    assert!(v["tokens_per_s"].as_f64().unwrap() > 0.0);
+    let device = v["device"].as_str().unwrap();
+    assert!(["cuda", "wgpu", "cpu"].contains(&device));
+    if device == "cpu" {
+        // No panic on a machine without CUDA: the reason names what was tried.
+        assert!(v["device_reason"].as_str().unwrap().contains("CUDA"), "{v}");
+    }
+}
+
+/// The wgpu backend on whatever adapter the machine has (Mesa's lavapipe in CI): a couple of
+/// steps train and the loss is finite.
+#[test]
+fn wgpu_backend_trains() {
+    let dir = scratch("wgpu");
+    let (data, config) = setup(&dir);
+    let out = dir.join("run");
+    let mut args = train_args(&data, &config, &out, "3");
+    let i = args.iter().position(|a| *a == "cpu").unwrap();
+    args[i] = "wgpu";
+    let r = run(&args);
+    if r.stderr.contains("a working wgpu adapter") {
+        panic!("no wgpu adapter: install mesa-vulkan-drivers ({})", r.stderr);
+    }
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let events = lines(&r.stdout);
+    assert_eq!(events[0]["device"], "wgpu");
+    let losses = step_losses(&events);
+    assert_eq!(losses.len(), 3);
+    assert!(losses.iter().all(|(_, l)| l.is_finite()) && (losses[0].1 - 300f64.ln()).abs() < 0.5, "{losses:?}");
+}
