@@ -84,6 +84,9 @@ step "interop: the official safetensors library and a numpy forward pass agree w
 run_tests "$VENV/bin/python" tests/interop/model_files.py "$CARGO_TARGET_DIR/release/lmlab" "$interop"
 rm -rf "$interop"
 
+step "core's model, training and sampling compile for the browser (wasm32)"
+cargo check --release -p lmlab --features model --target wasm32-unknown-unknown
+
 step "core's wasm tests in headless Chromium"
 run_tests cargo test --release -p lmlab --target wasm32-unknown-unknown
 

@@ -156,10 +156,12 @@ fn wgpu(allow_software: bool) -> Result<Picked, String> {
     let chosen = match (hardware, infos.first()) {
         (Some(h), _) => h.clone(),
         (None, Some(soft)) if allow_software => soft.clone(),
-        (None, Some(soft)) => return Err(format!(
+        (None, Some(soft)) => {
+            return Err(format!(
             "only a software adapter ({}, a CPU emulation slower than the CPU backend; ask for it with --device wgpu)",
             soft.name
-        )),
+        ))
+        }
         (None, None) => return Err("no adapter (no Vulkan, Metal or DX12 driver)".into()),
     };
     probe::<Wgpu>(&Default::default()).map_err(|e| format!("the adapter failed ({})", first_line(&e)))?;

@@ -155,9 +155,7 @@ impl<B: Backend> Block<B> {
         let x = x + attended; // [batch, seq, d_model]
         x.clone() + self.ffn.forward(self.ln2.forward(x))
     }
-}
 
-impl<B: Backend> Block<B> {
     /// [`Block::forward`] for new positions, reading and extending the layer's KV cache.
     ///
     /// # Shapes
