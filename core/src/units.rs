@@ -53,6 +53,16 @@ pub fn parse_count(field: &str, text: &str) -> Result<u64, InputError> {
     }
 }
 
+/// Parses a whole number that may be 0 (seeds, warm-up steps, top-k where 0 means "no limit").
+pub fn parse_whole(field: &str, text: &str) -> Result<u64, InputError> {
+    let v = parse_number(field, text)?;
+    if v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64 {
+        Ok(v as u64)
+    } else {
+        Err(InputError::new(field, text, "a whole number ≥ 0"))
+    }
+}
+
 /// Checks a model FLOPs utilization, which must lie in (0, 1].
 pub fn check_mfu(field: &str, mfu: f64) -> Result<f64, InputError> {
     if mfu > 0.0 && mfu <= 1.0 {
@@ -171,6 +181,8 @@ mod tests {
         assert!(parse_positive("--tokens", "-5").is_err());
         assert!(parse_count("--gpus", "2.5").is_err());
         assert_eq!(parse_count("--gpus", "1024").unwrap(), 1024);
+        assert_eq!(parse_whole("--seed", "0").unwrap(), 0);
+        assert!(parse_whole("--seed", "-1").is_err() && parse_whole("--seed", "1.5").is_err());
         assert!(check_mfu("--mfu", 1.5).is_err());
         assert!(check_mfu("--mfu", 0.0).is_err());
         assert_eq!(check_mfu("--mfu", 1.0).unwrap(), 1.0);

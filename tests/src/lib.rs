@@ -21,6 +21,23 @@ pub fn lmlab() -> Command {
     Command::new(BUILT.get_or_init(build_lmlab))
 }
 
+/// What one `lmlab` invocation printed and returned.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `lmlab` with `args` to completion.
+pub fn run_lmlab(args: &[&str]) -> Output {
+    let out = lmlab().args(args).output().expect("run lmlab");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
 fn build_lmlab() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/lmlab

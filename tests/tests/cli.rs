@@ -1,23 +1,8 @@
 //! The `lmlab` command line end to end: the lecture's numbers, JSON for scripts, and bad input
 //! answered with one line and exit code 2.
 
-use lmlab_acceptance::lmlab;
+use lmlab_acceptance::run_lmlab as run;
 use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = lmlab().args(args).output().expect("run lmlab");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
-    }
-}
 
 fn json(args: &[&str]) -> Value {
     let r = run(args);

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use lmlab_acceptance::lmlab;
+use lmlab_acceptance::{lmlab, run_lmlab as run};
 use serde_json::Value;
 
 /// A fresh directory under the system temp dir.
@@ -30,21 +30,6 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
     )
     .unwrap();
     (data, config)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str]) -> Run {
-    let out = lmlab().args(args).output().expect("run lmlab");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 fn lines(stdout: &str) -> Vec<Value> {

@@ -304,19 +304,9 @@ pub async fn read_scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f64, TrainError>
 /// Refuses model shapes that cannot be built (the message names the setting).
 pub fn validate_model(c: &TransformerConfig) -> Result<(), TrainError> {
     let bad = |m: String| Err(TrainError::Config(m));
-    for (name, v) in [
-        ("vocab_size", c.vocab_size),
-        ("context_length", c.context_length),
-        ("d_model", c.d_model),
-        ("num_layers", c.num_layers),
-        ("num_heads", c.num_heads),
-        ("d_ff", c.d_ff),
-    ] {
-        if v == 0 {
-            return bad(format!("{name} must be at least 1"));
-        }
-    }
-    if c.d_model % c.num_heads != 0 || (c.d_model / c.num_heads) % 2 != 0 {
+    // Positive dimensions, heads dividing d_model, a countable size: the accounting lab's rules.
+    c.shape().validate().map_err(|e| TrainError::Config(e.to_string()))?;
+    if (c.d_model / c.num_heads) % 2 != 0 {
         return bad(format!(
             "d_model {} must split into {} heads of an even size (RoPE rotates pairs)",
             c.d_model, c.num_heads

@@ -10,7 +10,7 @@ use lmlab::sample::{generate, SamplingConfig};
 use lmlab::tokenize::{Bpe, TokenizeError, Tokenizer};
 use lmlab::train::checkpoint::{from_weights, infer_shape, weights_file};
 use lmlab::train::TrainError;
-use lmlab::units::{parse_count, parse_number, parse_positive};
+use lmlab::units::{parse_count, parse_number, parse_positive, parse_whole};
 use lmlab::InputError;
 use serde_json::json;
 
@@ -84,34 +84,12 @@ pub fn print_samples<B: Backend>(
 pub fn sample(args: &SampleArgs) -> CliResult {
     let sampling = SamplingConfig::new()
         .with_max_tokens(parse_count("--max-tokens", &args.max_tokens)? as usize)
-        .with_temperature(parse_number("--temperature", &args.temperature).and_then(|t| {
-            if t >= 0.0 {
-                Ok(t)
-            } else {
-                Err(InputError::new("--temperature", &args.temperature, "0 (greedy) or a positive number"))
-            }
-        })?)
-        .with_top_k(parse_number("--top-k", &args.top_k).and_then(|k| {
-            if k >= 0.0 && k.fract() == 0.0 {
-                Ok(k as usize)
-            } else {
-                Err(InputError::new("--top-k", &args.top_k, "a whole number (0 = no limit)"))
-            }
-        })?)
-        .with_top_p(parse_positive("--top-p", &args.top_p).and_then(|p| {
-            if p <= 1.0 {
-                Ok(p)
-            } else {
-                Err(InputError::new("--top-p", &args.top_p, "a number in (0, 1]"))
-            }
-        })?)
-        .with_seed(parse_number("--seed", &args.seed).and_then(|s| {
-            if s >= 0.0 && s.fract() == 0.0 {
-                Ok(s as u64)
-            } else {
-                Err(InputError::new("--seed", &args.seed, "a whole number ≥ 0"))
-            }
-        })?);
+        .with_temperature(parse_number("--temperature", &args.temperature)?)
+        .with_top_k(parse_whole("--top-k", &args.top_k)? as usize)
+        .with_top_p(parse_number("--top-p", &args.top_p)?)
+        .with_seed(parse_whole("--seed", &args.seed)?);
+    // The ranges (temperature ≥ 0, top-p in (0, 1]) are the sampler's own rules.
+    sampling.validate()?;
     let checkpoint = checkpoint_dir::read(&args.checkpoint)?;
     checkpoint.config()?;
     let picked = pick_with_gpu(&args.device)?;

@@ -18,7 +18,7 @@ use lmlab::train::data::{split_validation, unigram_entropy, TokenSlice};
 use lmlab::train::run::{run, RunEnd, RunHooks, RunSpec};
 use lmlab::train::trainer::{flops_per_step, throughput, StepMetrics, TrainConfig, Trainer};
 use lmlab::train::TrainError;
-use lmlab::units::{parse_count, parse_number, parse_positive};
+use lmlab::units::{parse_count, parse_positive, parse_whole};
 use lmlab::InputError;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -135,10 +135,11 @@ fn map_bin(path: &Path, tokenizer: &Bpe) -> Result<Tokens, Box<dyn std::error::E
     let map = unsafe { memmap2::Mmap::map(&file) }
         .map_err(|e| TokenizeError::Io { file: name.clone(), message: e.to_string() })?;
     let tokens = Tokens { name, storage: Storage::Mapped(map), width };
-    if tokens.slice()?.len() as u64 != info.count {
+    let count = tokens.slice()?.len();
+    if count as u64 != info.count {
         return Err(TrainError::Data {
             file: tokens.name.clone(),
-            message: format!("holds {} ids but its sidecar says {}", tokens.slice()?.len(), info.count),
+            message: format!("holds {count} ids but its sidecar says {}", info.count),
         }
         .into());
     }
@@ -240,26 +241,14 @@ fn train_config(args: &TrainModelArgs) -> Result<TrainConfig, Box<dyn std::error
     }
     c.min_lr = c.max_lr / 10.0;
     if let Some(w) = &args.warmup {
-        c.warmup_steps = parse_number("--warmup", w).and_then(|v| {
-            if v >= 0.0 && v.fract() == 0.0 {
-                Ok(v as usize)
-            } else {
-                Err(InputError::new("--warmup", w, "a whole number of steps"))
-            }
-        })?;
+        c.warmup_steps = parse_whole("--warmup", w)? as usize;
     }
     c.eval_every = match &args.eval_every {
         Some(e) => parse_count("--eval-every", e)? as usize,
         None => (steps / 10).max(1),
     };
     if let Some(s) = &args.seed {
-        c.seed = parse_number("--seed", s).and_then(|v| {
-            if v >= 0.0 && v.fract() == 0.0 {
-                Ok(v as u64)
-            } else {
-                Err(InputError::new("--seed", s, "a whole number ≥ 0"))
-            }
-        })?;
+        c.seed = parse_whole("--seed", s)?;
     }
     c.validate()?;
     Ok(c)
