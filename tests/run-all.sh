@@ -72,7 +72,8 @@ step "native tests of every crate (release)"
 # The CLI binary first: the acceptance tests run it (and must never find a stale one).
 cargo build --release -p native
 # lmlab/cpu: the model's tests need burn's CPU backend (the app's bundle never gets it).
-run_tests cargo test --release --workspace --exclude web --features lmlab/cpu
+# lmlab/hardware: the WGSL kernels on wgpu (Mesa's lavapipe on a machine without a GPU).
+run_tests cargo test --release --workspace --exclude web --features lmlab/cpu,lmlab/hardware
 
 step "interop: HF tokenizers and tiktoken read the tokenizer files lmlab writes"
 VENV=$CACHE/py-venv
@@ -87,8 +88,8 @@ rm -rf "$interop"
 step "core's model, training and sampling compile for the browser (wasm32)"
 cargo check --release -p lmlab --features model --target wasm32-unknown-unknown
 
-step "core's wasm tests in headless Chromium"
-run_tests cargo test --release -p lmlab --target wasm32-unknown-unknown
+step "core's wasm tests in headless Chromium (the Hardware kernels on SwiftShader's WebGPU)"
+run_tests cargo test --release -p lmlab --features hardware --target wasm32-unknown-unknown
 
 step "web's wasm tests in headless Chromium"
 run_tests cargo test --release -p web --target wasm32-unknown-unknown

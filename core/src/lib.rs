@@ -9,12 +9,15 @@
 //! * [`accounting`] — FLOPs, parameter counts, memory and training time of transformers on real hardware.
 //! * [`model`], [`train`], [`sample`] (feature `model`) — the CS336 transformer generic over burn's
 //!   backends, its training loop and checkpoints, and decoding.
+//! * [`hardware`] — WGSL kernels (bandwidth, naive → register-blocked matmul) that measure a GPU
+//!   through wgpu (feature `hardware`), checked against a CPU reference and placed on a roofline.
 //! * [`exercise`] — "predict, then check" questions whose answers are computed by the modules above.
 //! * [`units`] — parsing and printing of human quantities (`70B`, `15e12`, `1.5 GiB`, `143.9 days`).
 
 pub mod accounting;
 pub mod error;
 pub mod exercise;
+pub mod hardware;
 #[cfg(feature = "model")]
 pub mod model;
 pub mod precision;

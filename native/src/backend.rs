@@ -12,7 +12,7 @@ use std::sync::{Mutex, OnceLock};
 use burn::backend::Autodiff;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
-use lmlab::accounting::{find_gpu, Gpu};
+use lmlab::accounting::{match_device_name, Gpu};
 use lmlab::InputError;
 
 /// A job generic over the backend: the CLI's commands implement it once and run on any device.
@@ -117,7 +117,7 @@ fn cuda() -> Result<Picked, String> {
     }
     probe::<Cuda>(&Default::default()).map_err(|e| format!("no usable NVIDIA driver or GPU ({})", first_line(&e)))?;
     let name = nvidia_smi_name().unwrap_or_else(|| "NVIDIA GPU".into());
-    Ok(Picked { kind: Kind::Cuda, gpu: catalog_gpu(&name), name, reason: "CUDA device 0 works".into() })
+    Ok(Picked { kind: Kind::Cuda, gpu: match_device_name(&name), name, reason: "CUDA device 0 works".into() })
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -172,33 +172,12 @@ fn wgpu(allow_software: bool) -> Result<Picked, String> {
         format!("{:?} adapter works", chosen.device_type)
     };
     let name = format!("{} via {:?}", chosen.name, chosen.backend);
-    Ok(Picked { kind: Kind::Wgpu, gpu: catalog_gpu(&chosen.name), name, reason })
+    Ok(Picked { kind: Kind::Wgpu, gpu: match_device_name(&chosen.name), name, reason })
 }
 
 #[cfg(not(feature = "wgpu"))]
 fn wgpu(_allow_software: bool) -> Result<Picked, String> {
     Err("not compiled in (build with --features wgpu)".into())
-}
-
-/// Matches a device name such as "NVIDIA H100 80GB HBM3" to the accounting catalog.
-pub fn catalog_gpu(name: &str) -> Option<Gpu> {
-    let n = name.to_ascii_lowercase();
-    let key = if n.contains("h200") {
-        "h200"
-    } else if n.contains("h100") && n.contains("pcie") {
-        "h100-pcie"
-    } else if n.contains("h100") {
-        "h100"
-    } else if n.contains("a100") {
-        "a100"
-    } else if n.contains("b200") {
-        "b200"
-    } else if n.contains("4090") {
-        "rtx4090"
-    } else {
-        return None;
-    };
-    find_gpu(key).ok()
 }
 
 fn first_line(s: &str) -> String {

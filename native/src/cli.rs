@@ -60,6 +60,30 @@ pub enum BenchCommand {
     Tokenize(BenchTokenizeArgs),
     /// Training throughput: tokens/s and MFU of forward + backward + AdamW on random tokens.
     Train(BenchTrainArgs),
+    /// The Hardware lab: WGSL kernels (copy, naive → register-blocked matmul) on this machine's GPU.
+    Hardware(BenchHardwareArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchHardwareArgs {
+    /// Matmul sizes (n for n×n×n), comma-separated.
+    #[arg(long, allow_negative_numbers = true, default_value = "256,512,1024,2048")]
+    pub sizes: String,
+    /// Kernels, comma-separated: copy, naive, coalesced, tiled, register, f16 (default: all).
+    #[arg(long)]
+    pub kernels: Option<String>,
+    /// MiB copied by the bandwidth kernel.
+    #[arg(long, allow_negative_numbers = true, default_value = "64")]
+    pub copy_mib: String,
+    /// The adapter whose name contains this text (default: the best real GPU, else an emulation).
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// The catalog GPU to compare with (h100, h200, a100, rtx4090 …) when the adapter's name is
+    /// not recognized.
+    #[arg(long)]
+    pub gpu: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone)]

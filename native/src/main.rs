@@ -43,6 +43,7 @@ fn main() {
         Some(Command::Convert(args)) => commands::sample::convert(&args),
         Some(Command::Bench { command: BenchCommand::Tokenize(args) }) => commands::tokenize::bench(&args),
         Some(Command::Bench { command: BenchCommand::Train(args) }) => commands::train::bench(&args),
+        Some(Command::Bench { command: BenchCommand::Hardware(args) }) => commands::hardware::bench(&args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err}");

@@ -36,6 +36,12 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver (`$CHROMEDRIVER` or `chromedriver` on PATH) and a fresh Chromium profile.
     pub async fn start() -> Browser {
+        Browser::start_with(&[], &[]).await
+    }
+
+    /// As [`Browser::start`] without the flags in `remove` and with those in `add` (e.g. to see a
+    /// page in a browser without WebGPU).
+    pub async fn start_with(remove: &[&str], add: &[&str]) -> Browser {
         let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let port = free_port();
         let chromedriver = Command::new(&driver_bin)
@@ -52,7 +58,7 @@ impl Browser {
         } else if std::path::Path::new("/usr/bin/chromium").exists() {
             caps.set_binary("/usr/bin/chromium").expect("chromium binary");
         }
-        for flag in CHROMIUM_FLAGS {
+        for flag in CHROMIUM_FLAGS.iter().filter(|f| !remove.contains(f)).chain(add) {
             caps.add_arg(flag).expect("chromium flag");
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.display())).expect("profile flag");

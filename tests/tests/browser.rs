@@ -31,6 +31,11 @@ async fn wait_text(driver: &WebDriver, css: &str, ok: impl Fn(&str) -> bool) -> 
     panic!("{css}: text never satisfied the check; last seen {last:?}");
 }
 
+/// The built site: `$LMLAB_DIST` or `dist/`.
+fn dist() -> std::path::PathBuf {
+    std::env::var("LMLAB_DIST").map(Into::into).unwrap_or_else(|_| repo_root().join("dist"))
+}
+
 async fn attr(driver: &WebDriver, css: &str, name: &str) -> String {
     let el = driver.query(By::Css(css)).first().await.unwrap_or_else(|e| panic!("{css}: {e}"));
     el.attr(name).await.unwrap().unwrap_or_else(|| panic!("{css} has no {name}"))
@@ -70,8 +75,7 @@ fn cli_json(args: &[&str]) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
 async fn precision_and_compute_labs_in_chromium() {
-    let dist = std::env::var("LMLAB_DIST").map(Into::into).unwrap_or_else(|_| repo_root().join("dist"));
-    let site = Site::serve(&dist);
+    let site = Site::serve(&dist());
     let browser = Browser::start().await;
     let d = &browser.driver;
 
@@ -79,7 +83,7 @@ async fn precision_and_compute_labs_in_chromium() {
     d.goto(format!("{}/", site.url)).await.unwrap();
     wait_text(d, "h1", |t| t.contains("Build a language model")).await;
     assert_eq!(d.find_all(By::Css("nav .nav-link")).await.unwrap().len(), 5);
-    assert_eq!(d.find_all(By::Css("nav .nav-link.coming")).await.unwrap().len(), 2);
+    assert_eq!(d.find_all(By::Css("nav .nav-link.coming")).await.unwrap().len(), 1);
     shot(d, "01-home.png").await;
     click(d, "#nav-train").await;
     wait_text(d, ".coming-page .notice", |t| t.contains("coming")).await;
@@ -199,8 +203,7 @@ async fn download_text(d: &WebDriver, file: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
 async fn tokenizers_lab_in_chromium() {
-    let dist = std::env::var("LMLAB_DIST").map(Into::into).unwrap_or_else(|_| repo_root().join("dist"));
-    let site = Site::serve(&dist);
+    let site = Site::serve(&dist());
     let browser = Browser::start().await;
     let d = &browser.driver;
     d.set_script_timeout(Duration::from_secs(30)).await.unwrap();
@@ -290,5 +293,120 @@ async fn tokenizers_lab_in_chromium() {
     click(d, "#exercise-bytes-of-shijie button.check").await;
     wait_text(d, "#exercise-bytes-of-shijie .verdict .message", |t| t.starts_with("Right")).await;
 
+    browser.quit().await;
+}
+
+/// Polls until `css` exists (long GPU work: up to `secs`).
+async fn wait_for(driver: &WebDriver, css: &str, secs: u64) -> WebElement {
+    let start = Instant::now();
+    loop {
+        if let Ok(el) = driver.find(By::Css(css)).await {
+            return el;
+        }
+        if let Ok(err) = driver.find(By::Css("#hw-error")).await {
+            panic!("the page reported an error while waiting for {css}: {}", err.text().await.unwrap_or_default());
+        }
+        assert!(start.elapsed() < Duration::from_secs(secs), "{css} did not appear within {secs} s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn hardware_lab_in_chromium() {
+    let site = Site::serve(&dist());
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+
+    // Sizes that are not multiples of the 16- or 64-wide tiles; the adapter is SwiftShader here.
+    let sizes = std::env::var("LMLAB_HW_SIZES").unwrap_or_else(|_| "40,129".into());
+    d.goto(format!("{}/#/hardware?sizes={sizes}&gpu=h100", site.url)).await.unwrap();
+    wait_text(d, "h1", |t| t.contains("Hardware")).await;
+    // Every kernel's lesson and source is on the page before anything runs.
+    for k in lmlab::hardware::Kernel::ALL {
+        let text = wait_text(d, &format!("#kernel-{} summary", k.key()), |t| !t.is_empty()).await;
+        assert_eq!(text, format!("shaders/{}", k.file()));
+    }
+    assert!(d.find(By::Css("#no-webgpu")).await.is_err(), "Chromium with --enable-unsafe-webgpu has WebGPU");
+    click(d, "#hw-run").await;
+    // The progress indicator shows while the suite runs.
+    wait_for(d, "#hw-progress progress", 60).await;
+    let started = Instant::now();
+    wait_for(d, "#hw-done", 1800).await;
+    eprintln!("hardware suite ({sizes}) in Chromium: {:.1} s", started.elapsed().as_secs_f64());
+
+    let adapter = wait_text(d, "#hw-adapter", |t| !t.is_empty()).await;
+    eprintln!("{adapter}");
+    let rows = d.find_all(By::Css("#hw-table tbody tr")).await.unwrap();
+    let n_sizes = sizes.split(',').count();
+    let f16 = adapter.contains("shader-f16: yes");
+    assert_eq!(rows.len(), 1 + n_sizes * if f16 { 5 } else { 4 }, "{adapter}");
+    for row in &rows {
+        let text = row.text().await.unwrap();
+        eprintln!("{text}");
+        assert!(text.contains("ok ("), "a kernel's result is wrong in the browser: {text}");
+    }
+    if !f16 {
+        let headline = wait_text(d, "#hw-headline", |t| !t.is_empty()).await;
+        assert!(headline.contains("Skipped f16") && headline.contains("shader-f16"), "{headline}");
+    }
+    // The roofline: one point per matmul measurement, the measured roof and the H100's datasheet roof.
+    let points = d.find_all(By::Css("#roofline circle.point")).await.unwrap();
+    assert_eq!(points.len(), rows.len() - 1);
+    assert_eq!(d.find_all(By::Css("#roofline .roof")).await.unwrap().len(), 2);
+    let headline = wait_text(d, "#hw-headline", |t| t.contains("of the NVIDIA H100")).await;
+    assert!(headline.contains("register-blocked kernel is"), "{headline}");
+    // The step chart: naive is 1×, every step has a bar.
+    assert_eq!(attr(d, "#hw-steps .bar-row:first-child", "data-label").await, "Naive");
+    assert_eq!(wait_text(d, "#hw-steps .bar-row:first-child .bar-value", |_| true).await, "1×");
+    shot_of(d, "#hw-results", "20-hardware-results.png").await;
+    shot_of(d, "#roofline", "21-hardware-roofline.png").await;
+
+    // A size beyond the limit is refused with the limit named; a typo is named under the field.
+    type_into(d, "#hw-sizes", "12,x").await;
+    let err = wait_text(d, ".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("x"), "{err}");
+    assert!(d.find(By::Css("#hw-run")).await.unwrap().attr("disabled").await.unwrap().is_some());
+    type_into(d, "#hw-sizes", "60000").await;
+    click(d, "#hw-run").await;
+    let err = wait_for(d, "#hw-error", 60).await.text().await.unwrap();
+    assert!(err.contains("maxStorageBufferBindingSize"), "{err}");
+
+    // Predict, then check.
+    type_into(d, "#exercise-hw-intensity-4096 input.answer", "683").await;
+    click(d, "#exercise-hw-intensity-4096 button.check").await;
+    wait_text(d, "#exercise-hw-intensity-4096 .verdict .message", |t| t.starts_with("Right")).await;
+    shot(d, "22-hardware-page.png").await;
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn hardware_lab_without_webgpu_says_how_to_get_it() {
+    let site = Site::serve(&dist());
+
+    // 1. WebGPU present but no adapter: Chromium on Linux without --enable-unsafe-webgpu.
+    let browser = Browser::start_with(&["--enable-unsafe-webgpu"], &[]).await;
+    let d = &browser.driver;
+    d.goto(format!("{}/#/hardware?sizes=16", site.url)).await.unwrap();
+    wait_text(d, "#kernel-copy h3", |t| t.contains("Copy")).await;
+    assert!(d.find(By::Css("#no-webgpu")).await.is_err(), "navigator.gpu exists even without an adapter");
+    click(d, "#hw-run").await;
+    let err = wait_for(d, "#hw-error", 60).await.text().await.unwrap();
+    assert!(err.contains("no GPU adapter") && err.contains("--enable-unsafe-webgpu"), "{err}");
+    shot(d, "23-hardware-no-adapter.png").await;
+    browser.quit().await;
+
+    // 2. A browser with no WebGPU at all (navigator.gpu removed before the page loads).
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    d.cdp().page().add_script_to_evaluate_on_new_document("delete Navigator.prototype.gpu;").await.unwrap();
+    d.goto(format!("{}/#/hardware", site.url)).await.unwrap();
+    let notice = wait_text(d, "#no-webgpu", |t| !t.is_empty()).await;
+    assert!(notice.contains("does not expose WebGPU") && notice.contains("lmlab bench hardware"), "{notice}");
+    assert!(d.find(By::Css("#hw-run")).await.unwrap().attr("disabled").await.unwrap().is_some());
+    // The lessons are still there.
+    wait_text(d, "#kernel-register h3", |t| t.contains("Register")).await;
+    shot(d, "24-hardware-no-webgpu.png").await;
     browser.quit().await;
 }

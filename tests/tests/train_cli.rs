@@ -161,7 +161,7 @@ fn ctrl_c_saves_and_resume_continues_the_same_losses() {
     }
     assert!(child.wait().unwrap().success());
     let stopped_at = stopped_at.expect("an end event") as usize;
-    assert!(stopped_at >= 6 && stopped_at < 16, "stopped at {stopped_at}");
+    assert!((6..16).contains(&stopped_at), "stopped at {stopped_at}");
     assert_eq!(got, want[..stopped_at].to_vec());
 
     let mut args = train_args(&data, &config, &interrupted, "16");

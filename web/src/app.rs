@@ -68,6 +68,7 @@ fn view(route: &Route) -> Html {
         Page::Tokenizers => html! { <pages::tokenizers::TokenizersLab key={key} route={route.clone()} /> },
         Page::Precision => html! { <pages::precision::PrecisionLab key={key} route={route.clone()} /> },
         Page::Compute => html! { <pages::compute::ComputeLab key={key} route={route.clone()} /> },
+        Page::Hardware => html! { <pages::hardware::HardwareLab key={key} route={route.clone()} /> },
         p => html! { <pages::coming::Coming page={p} /> },
     }
 }

@@ -105,6 +105,29 @@ pub fn find_gpu(name: &str) -> Result<Gpu, InputError> {
     })
 }
 
+/// The catalog entry for a device name as drivers report it ("NVIDIA H200", "NVIDIA GeForce RTX
+/// 4090", "NVIDIA H100 PCIe"), or None for a device the catalog does not list (including CPU
+/// emulations such as lavapipe or SwiftShader).
+pub fn match_device_name(name: &str) -> Option<Gpu> {
+    let n = name.to_ascii_lowercase();
+    let key = if n.contains("h200") {
+        "h200"
+    } else if n.contains("h100") && n.contains("pcie") {
+        "h100-pcie"
+    } else if n.contains("h100") {
+        "h100"
+    } else if n.contains("a100") {
+        "a100"
+    } else if n.contains("b200") {
+        "b200"
+    } else if n.contains("4090") {
+        "rtx4090"
+    } else {
+        return None;
+    };
+    find_gpu(key).ok()
+}
+
 impl Gpu {
     /// Dense peak FLOP/s for computing in `dtype`; an error names the dtypes this GPU supports.
     pub fn peak_flops(&self, dtype: Format) -> Result<f64, InputError> {

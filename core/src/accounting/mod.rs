@@ -12,7 +12,7 @@ mod model_shape;
 mod training_time;
 
 pub use forms::{ClusterForm, MemoryForm, ModelChoice, ShapeForm, TimeForm, TimeReport, TrainingFlops};
-pub use hardware::{custom_gpu, find_gpu, gpu_catalog, Gpu};
+pub use hardware::{custom_gpu, find_gpu, gpu_catalog, match_device_name, Gpu};
 pub use memory::{
     activation_bytes, estimate_memory, ActivationBytes, MemoryEstimate, MemoryQuery, StateBytes, TrainingPrecision,
 };

@@ -10,7 +10,8 @@ fn all() -> Vec<(&'static str, Exercise)> {
     let precision = lmlab::precision::exercises().into_iter().map(|e| ("precision", e));
     let compute = lmlab::accounting::exercises().into_iter().map(|e| ("compute", e));
     let tokenizers = lmlab::tokenize::exercises().into_iter().map(|e| ("tokenizers", e));
-    tokenizers.chain(precision).chain(compute).collect()
+    let hardware = lmlab::hardware::exercises().into_iter().map(|e| ("hardware", e));
+    tokenizers.chain(precision).chain(compute).chain(hardware).collect()
 }
 
 pub fn run(args: &ExerciseArgs) -> Result<(), InputError> {

@@ -3,6 +3,7 @@
 pub mod estimate;
 pub mod exercises;
 pub mod float;
+pub mod hardware;
 pub mod sample;
 pub mod tokenize;
 pub mod train;

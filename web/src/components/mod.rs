@@ -3,4 +3,5 @@
 pub mod charts;
 pub mod exercises;
 pub mod field;
+pub mod roofline;
 pub mod tokens;

@@ -20,10 +20,6 @@ pub fn coming(props: &ComingProps) -> Html {
             "A small transformer trained in a web worker on WebGPU, with live loss curves, tokens/s, \
             MFU against your GPU's peak, samples as it learns, and checkpoints you can download."
         }
-        Page::Hardware => {
-            "Hand-written WGSL kernels that measure your GPU: memory bandwidth, then matrix \
-            multiplies from naive to tiled to register-blocked, plotted on a roofline."
-        }
         _ => "",
     };
     html! {

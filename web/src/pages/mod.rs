@@ -2,6 +2,7 @@
 
 pub mod coming;
 pub mod compute;
+pub mod hardware;
 pub mod home;
 pub mod precision;
 pub mod tokenizers;
