@@ -41,10 +41,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let t = lid.y * 16u + lid.x;
     let block_row = wid.y * BM;
     let block_col = wid.x * BN;
-    var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    // Four named accumulators rather than an array: an array indexed in a loop may be placed in
+    // memory by some compilers, and these must stay in registers.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     let a_row = t / 4u;
     let a_quad = t % 4u;
     let b_row = t / 16u;
@@ -74,31 +76,40 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         workgroupBarrier();
 
         // 16 products per output summed in f16, then flushed into the f32 accumulators.
-        var part: array<vec4<f16>, 4>;
-        for (var i = 0u; i < 4u; i++) {
-            part[i] = vec4<f16>(0.0h);
-        }
+        var part0 = vec4<f16>(0.0h);
+        var part1 = vec4<f16>(0.0h);
+        var part2 = vec4<f16>(0.0h);
+        var part3 = vec4<f16>(0.0h);
         for (var k = 0u; k < BK; k++) {
             let bq = b_tile[k * (BN / 4u) + lid.x];
             let aq = a_tile[k * (BM / 4u) + lid.y];
-            part[0] += aq.x * bq;
-            part[1] += aq.y * bq;
-            part[2] += aq.z * bq;
-            part[3] += aq.w * bq;
+            part0 += aq.x * bq;
+            part1 += aq.y * bq;
+            part2 += aq.z * bq;
+            part3 += aq.w * bq;
         }
-        for (var i = 0u; i < 4u; i++) {
-            acc[i] += vec4<f32>(part[i]);
-        }
+        acc0 += vec4<f32>(part0);
+        acc1 += vec4<f32>(part1);
+        acc2 += vec4<f32>(part2);
+        acc3 += vec4<f32>(part3);
         workgroupBarrier();
     }
 
     let col = block_col + lid.x * 4u;
+    let row = block_row + lid.y * 4u;
     if col < p.n {
-        for (var i = 0u; i < 4u; i++) {
-            let row = block_row + lid.y * 4u + i;
-            if row < p.m {
-                c[(row * p.ldc + col) / 4u] = acc[i];
-            }
+        // Columns col..col+4 may run past n into the zero padding of C's stride: harmless.
+        if row < p.m {
+            c[(row * p.ldc + col) / 4u] = acc0;
+        }
+        if row + 1u < p.m {
+            c[((row + 1u) * p.ldc + col) / 4u] = acc1;
+        }
+        if row + 2u < p.m {
+            c[((row + 2u) * p.ldc + col) / 4u] = acc2;
+        }
+        if row + 3u < p.m {
+            c[((row + 3u) * p.ldc + col) / 4u] = acc3;
         }
     }
 }

@@ -42,10 +42,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let block_row = wid.y * BM;
     let block_col = wid.x * BN;
     // This invocation's outputs: rows block_row + 4·lid.y + i, columns block_col + 4·lid.x + 0..4.
-    var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    // Four named accumulators rather than an array: an array indexed in a loop may be placed in
+    // memory by some compilers, and these must stay in registers.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
 
     // Which vec4 of each block this invocation loads: A row t / 4, K quad t % 4; B row t / 16, column quad t % 16.
     let a_row = t / 4u;
@@ -81,22 +83,29 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         for (var k = 0u; k < BK; k++) {
             let bq = b_tile[k * (BN / 4u) + lid.x];
             let aq = a_tile[k * (BM / 4u) + lid.y];
-            acc[0] += aq.x * bq;
-            acc[1] += aq.y * bq;
-            acc[2] += aq.z * bq;
-            acc[3] += aq.w * bq;
+            acc0 += aq.x * bq;
+            acc1 += aq.y * bq;
+            acc2 += aq.z * bq;
+            acc3 += aq.w * bq;
         }
         workgroupBarrier();
     }
 
     let col = block_col + lid.x * 4u;
+    let row = block_row + lid.y * 4u;
     if col < p.n {
-        for (var i = 0u; i < 4u; i++) {
-            let row = block_row + lid.y * 4u + i;
-            if row < p.m {
-                // Columns col..col+4 may run past n into the zero padding of C's stride: harmless.
-                c[(row * p.ldc + col) / 4u] = acc[i];
-            }
+        // Columns col..col+4 may run past n into the zero padding of C's stride: harmless.
+        if row < p.m {
+            c[(row * p.ldc + col) / 4u] = acc0;
+        }
+        if row + 1u < p.m {
+            c[((row + 1u) * p.ldc + col) / 4u] = acc1;
+        }
+        if row + 2u < p.m {
+            c[((row + 2u) * p.ldc + col) / 4u] = acc2;
+        }
+        if row + 3u < p.m {
+            c[((row + 3u) * p.ldc + col) / 4u] = acc3;
         }
     }
 }
