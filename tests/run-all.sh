@@ -8,8 +8,9 @@
 #    CLI's training end to end (CPU, and wgpu on Mesa's lavapipe) and the main job (`lmlab` with no
 #    arguments trains the tiny model for a few minutes and must learn); an interop
 #    check that HF tokenizers and tiktoken (from PyPI, in a venv) read lmlab's files; core's and
-#    web's wasm tests in headless Chromium; `trunk build --release`; the built site end to end in
-#    Chromium (screenshots in tests/screenshots/).
+#    web's wasm tests in headless Chromium (a few training steps on WebGPU); `trunk build --release`
+#    (the app and the Train page's worker bundle); the built site end to end in Chromium
+#    (screenshots in tests/screenshots/); then the browser-vs-native training benchmark.
 #
 # Builds go to a cache outside the clone ($LMLAB_CACHE, default ~/.cache/lmlab), so a fresh clone on
 # a machine that ran this before rebuilds almost nothing.
@@ -85,11 +86,8 @@ step "interop: the official safetensors library and a numpy forward pass agree w
 run_tests "$VENV/bin/python" tests/interop/model_files.py "$CARGO_TARGET_DIR/release/lmlab" "$interop"
 rm -rf "$interop"
 
-step "core's model, training and sampling compile for the browser (wasm32)"
-cargo check --release -p lmlab --features model --target wasm32-unknown-unknown
-
-step "core's wasm tests in headless Chromium (the Hardware kernels on SwiftShader's WebGPU)"
-run_tests cargo test --release -p lmlab --features hardware --target wasm32-unknown-unknown
+step "core's wasm tests in headless Chromium (Hardware kernels and training on SwiftShader's WebGPU)"
+run_tests cargo test --release -p lmlab --features hardware,webgpu,cpu --target wasm32-unknown-unknown
 
 step "web's wasm tests in headless Chromium"
 run_tests cargo test --release -p web --target wasm32-unknown-unknown
@@ -102,7 +100,11 @@ done
 
 step "the built site in Chromium, end to end"
 # One browser at a time: two Chromiums on two cores make the timeouts flaky.
-run_tests cargo test --release -p lmlab-acceptance --test browser -- --ignored --test-threads 1
+# lmlab/cpu: the Train page's checkpoint is loaded natively and compared (same features as above).
+run_tests cargo test --release -p lmlab-acceptance --features lmlab/cpu,lmlab/hardware --test browser -- --ignored --test-threads 1
+
+step "benchmark: training tokens/s in the browser vs native (same machine, same run)"
+LMLAB_BENCH_STEPS=${LMLAB_BENCH_STEPS:-2} cargo bench -p lmlab-acceptance --features lmlab/cpu,lmlab/hardware --bench train_browser
 
 step "done in $((SECONDS - START)) s"
 passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p; s/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')

@@ -157,6 +157,36 @@ pub async fn generate<B: Backend>(
     Ok(out)
 }
 
+/// The `k` most likely next tokens after `prompt` (its last `context_length` tokens) with their
+/// probabilities at temperature 1, most likely first: what the model "thinks" comes next.
+///
+/// # Shapes
+/// prompt `[n]` → forward `[1, n, vocab]` → the last position's softmax, top `k`.
+pub async fn next_token_probabilities<B: Backend>(
+    model: &TransformerLm<B>,
+    context_length: usize,
+    prompt: &[u32],
+    k: usize,
+) -> Result<Vec<(u32, f64)>, TrainError> {
+    if prompt.is_empty() {
+        return Err(TrainError::Config("the prompt is empty: give at least one token".into()));
+    }
+    let device = model.token_embeddings.weight.device();
+    let window = &prompt[prompt.len().saturating_sub(context_length)..];
+    let n = window.len();
+    let ids: Vec<i64> = window.iter().map(|&t| i64::from(t)).collect();
+    let logits = model.forward(Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, n]), &device));
+    let vocab = logits.dims()[2];
+    let last = logits.slice([0..1, n - 1..n, 0..vocab]).reshape([vocab]);
+    let data = last.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let logits: Vec<f32> = data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let probs = distribution(&logits, &SamplingConfig::new().with_temperature(1.0));
+    let mut ranked: Vec<(u32, f64)> = probs.into_iter().enumerate().map(|(i, p)| (i as u32, p)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(k);
+    Ok(ranked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! course's .npz files by convert_npz.py), on burn's CPU backend, within the course's tolerances:
 //! atol 1e-6 + rtol 1e-4 (2025) unless a case says otherwise.
 
-#![cfg(feature = "cpu")]
+#![cfg(all(feature = "cpu", not(target_arch = "wasm32")))]
 
 use burn::backend::Flex;
 use burn::tensor::{Bool, Int, Tensor, TensorData};

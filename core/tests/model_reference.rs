@@ -3,7 +3,7 @@
 //! generate_reference.py with its own safetensors writer). Also: the safetensors round trip, the
 //! checkpoint files, and generation with the KV cache against the full forward pass.
 
-#![cfg(feature = "cpu")]
+#![cfg(all(feature = "cpu", not(target_arch = "wasm32")))]
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Int, Tensor, TensorData};

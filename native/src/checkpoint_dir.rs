@@ -4,7 +4,7 @@
 //! in with renames: `DIR` → `DIR.old`, temporary → `DIR`, then `DIR.old` is removed. A crash at
 //! any moment leaves either the previous or the new checkpoint complete; if it strikes between the
 //! two renames, [`read`] finds `DIR.old` and uses it. A directory that is not an lmlab checkpoint
-//! is never replaced.
+//! is never replaced. A checkpoint can also be read from a `.tar` of the same files.
 
 use std::fs;
 use std::io::Write;
@@ -72,8 +72,17 @@ pub fn write(dir: &Path, ckpt: &Checkpoint) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Reads a checkpoint directory (or the `.old` copy a crash mid-swap left behind).
+/// Reads a checkpoint directory (or the `.old` copy a crash mid-swap left behind), or the same
+/// files as one `.tar` (the Train page's download).
 pub fn read(dir: &Path) -> Result<Checkpoint, TrainError> {
+    if dir.is_file() {
+        let bytes = fs::read(dir).map_err(|e| io_error(dir, e))?;
+        let files = lmlab::train::archive::unpack(&dir.display().to_string(), &bytes)
+            .map_err(|e| TrainError::Checkpoint { file: e.file, message: e.message })?;
+        let mut ckpt = Checkpoint::new(dir.display().to_string());
+        ckpt.files = files.into_iter().collect();
+        return Ok(ckpt);
+    }
     let old = sibling(dir, ".old");
     let source = if !dir.exists() && old.is_dir() { old } else { dir.to_path_buf() };
     if !source.is_dir() {

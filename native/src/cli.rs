@@ -99,7 +99,7 @@ pub struct DeviceArg {
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainModelArgs {
-    /// Model shape: tiny, cs336-tinystories, gpt2-small (the vocabulary follows the tokenizer).
+    /// Model shape: nano, tiny, small, cs336-tinystories, gpt2-small (the vocabulary follows the tokenizer).
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// Model shape as JSON (TransformerConfig: vocab_size, context_length, d_model, num_layers,
@@ -209,7 +209,7 @@ pub struct ConvertArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchTrainArgs {
-    /// tiny, cs336-tinystories or gpt2-small.
+    /// nano, tiny, small, cs336-tinystories or gpt2-small.
     #[arg(long, default_value = "tiny")]
     pub preset: String,
     /// Vocabulary size (default: the preset's; tiny: 1024).

@@ -79,14 +79,12 @@ async fn precision_and_compute_labs_in_chromium() {
     let browser = Browser::start().await;
     let d = &browser.driver;
 
-    // Home: every lab is listed; the unbuilt ones say "coming" rather than break.
+    // Home: every lab is listed and built.
     d.goto(format!("{}/", site.url)).await.unwrap();
     wait_text(d, "h1", |t| t.contains("Build a language model")).await;
     assert_eq!(d.find_all(By::Css("nav .nav-link")).await.unwrap().len(), 5);
-    assert_eq!(d.find_all(By::Css("nav .nav-link.coming")).await.unwrap().len(), 1);
+    assert_eq!(d.find_all(By::Css(".cards .card")).await.unwrap().len(), 5);
     shot(d, "01-home.png").await;
-    click(d, "#nav-train").await;
-    wait_text(d, ".coming-page .notice", |t| t.contains("coming")).await;
 
     // Precision: type a number, read every format.
     click(d, "#nav-precision").await;
@@ -408,5 +406,315 @@ async fn hardware_lab_without_webgpu_says_how_to_get_it() {
     // The lessons are still there.
     wait_text(d, "#kernel-register h3", |t| t.contains("Register")).await;
     shot(d, "24-hardware-no-webgpu.png").await;
+    browser.quit().await;
+}
+
+/// Polls until `css` exists while a training run goes on; a Train page error fails at once.
+async fn wait_train(driver: &WebDriver, css: &str, secs: u64) -> WebElement {
+    let start = Instant::now();
+    loop {
+        if let Ok(el) = driver.find(By::Css(css)).await {
+            return el;
+        }
+        for err in ["#train-error", "#train-action-error", "#train-save-error"] {
+            if let Ok(e) = driver.find(By::Css(err)).await {
+                panic!(
+                    "the Train page reported an error while waiting for {css}: {}",
+                    e.text().await.unwrap_or_default()
+                );
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(secs), "{css} did not appear within {secs} s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The number of steps done, from the page's "N / total".
+async fn steps_done(d: &WebDriver) -> usize {
+    let t = d.find(By::Css("#train-step")).await.unwrap().text().await.unwrap();
+    t.split(" / ").next().unwrap().trim().parse().unwrap_or_else(|_| panic!("step text {t:?}"))
+}
+
+/// The checkpoint behind the page's download link, as bytes (fetched from its blob: URL).
+async fn download_bytes(d: &WebDriver, css: &str) -> Vec<u8> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         fetch(document.querySelector('{css}').href).then(r => r.arrayBuffer()).then(b => {{
+           const u = new Uint8Array(b); let s = '';
+           for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode.apply(null, u.subarray(i, i + 8192));
+           done(btoa(s));
+         }}, e => done('ERROR ' + e));"
+    );
+    let ret = d.execute_async(&script, vec![]).await.unwrap();
+    let b64 = ret.json().as_str().unwrap_or_default().to_string();
+    assert!(!b64.starts_with("ERROR"), "{b64}");
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn train_page_trains_on_webgpu_in_chromium() {
+    use lmlab::train::archive;
+    use lmlab::train::session::checkpoint_of;
+
+    let site = Site::serve(&dist());
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    let steps: usize = std::env::var("LMLAB_TRAIN_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
+
+    // Opening the page fetches the worker bundle and probes WebGPU (SwiftShader here).
+    let opened = Instant::now();
+    d.goto(format!("{}/#/train", site.url)).await.unwrap();
+    wait_text(d, "h1", |t| t.contains("Train")).await;
+    let adapter = wait_train(d, "#train-adapter", 120).await.text().await.unwrap();
+    eprintln!("worker bundle loaded and WebGPU probed in {:.1} s: {adapter}", opened.elapsed().as_secs_f64());
+    assert!(adapter.to_lowercase().contains("swiftshader") && adapter.contains("CPU emulation"), "{adapter}");
+
+    // nano on the bundled Shakespeare, few steps; a sample and a validation every 8 steps.
+    type_into(d, "#train-steps", &steps.to_string()).await;
+    type_into(d, "#train-eval-every", "8").await;
+    type_into(d, "#train-sample-every", "8").await;
+    type_into(d, "#train-warmup", "2").await;
+    let plan = wait_text(d, "#train-plan", |t| t.contains("parameters")).await;
+    let nano = lmlab::train::presets::training_preset("nano").unwrap().shape(512);
+    assert!(plan.contains(&lmlab::units::format_count(nano.params().total as f64)), "{plan}");
+    click(d, "#train-start").await;
+    let started = Instant::now();
+    wait_train(d, "#train-live", 600).await;
+    let device = wait_text(d, "#train-device", |t| !t.is_empty()).await;
+    assert!(device.starts_with("WebGPU on") && device.contains("BPE (512 ids)"), "{device}");
+    // The untrained model's loss is close to ln V (the exercise's answer).
+    while steps_done(d).await < 1 {
+        wait_train(d, "#train-live", 5).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let first: f64 = wait_text(d, "#train-loss", |t| t != "–").await.parse().unwrap();
+    eprintln!("first step after {:.1} s, loss {first}", started.elapsed().as_secs_f64());
+    assert!((first - 512f64.ln()).abs() < 0.35, "first loss {first} vs ln 512");
+
+    // Pause holds the run (the step count stays), Resume continues it.
+    while steps_done(d).await < 3 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    click(d, "#train-pause").await;
+    wait_text(d, "#train-phase", |t| t.starts_with("Paused")).await;
+    let held = steps_done(d).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(steps_done(d).await, held, "no step is taken while paused");
+    // The page stays responsive while paused or training: typing updates the form at once.
+    type_into(d, "#train-prompt", "KING").await;
+    click(d, "#train-resume").await;
+    wait_text(d, "#train-phase", |t| t.starts_with("Training")).await;
+    // Other labs while it trains; the run goes on.
+    click(d, "#nav-precision").await;
+    wait_text(d, "h1", |t| t.contains("Precision") || t.contains("precision") || !t.is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    click(d, "#nav-train").await;
+    wait_train(d, "#train-live", 30).await;
+
+    let finished = Instant::now();
+    loop {
+        let phase = attr(d, "#train-phase", "data-phase").await;
+        if phase == "finished" {
+            break;
+        }
+        assert!(finished.elapsed() < Duration::from_secs(1800), "the run did not finish");
+        wait_train(d, "#train-live", 5).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let last: f64 = wait_text(d, "#train-loss", |t| t != "–").await.parse().unwrap();
+    let val: f64 = wait_text(d, "#train-val-loss", |t| t != "–").await.parse().unwrap();
+    let tps = wait_text(d, "#train-tokens-per-s", |t| t != "–").await;
+    eprintln!("{steps} nano steps in Chromium (WebGPU/SwiftShader): {seconds:.1} s; loss {first:.3} → {last:.3}, val {val:.3}, {tps} tokens/s");
+    assert!(last < first - 0.5, "the loss must drop: {first} → {last}");
+    assert_eq!(steps_done(d).await, steps);
+    // The chart: training and validation curves, the ln V line.
+    let lines = d.find_all(By::Css("#train-chart polyline.series")).await.unwrap();
+    assert_eq!(lines.len(), 2);
+    let train_pts = lines[0].attr("points").await.unwrap().unwrap_or_default();
+    assert_eq!(train_pts.split_whitespace().count(), steps);
+    assert!(d.find(By::Css("#train-chart .reference")).await.is_ok());
+    click(d, "#train-log").await;
+    assert_eq!(attr(d, "#train-chart", "data-scale").await, "log");
+    // Samples every 8 steps and at the end, newest first, with the prompt typed during the run.
+    let samples = d.find_all(By::Css("#train-samples article.sample")).await.unwrap();
+    assert!(samples.len() >= 2, "{} samples", samples.len());
+    assert_eq!(samples[0].attr("data-step").await.unwrap().unwrap(), steps.to_string());
+    shot(d, "30-train-finished.png").await;
+    shot_of(d, "#train-live", "31-train-live.png").await;
+
+    // The checkpoint: saved in IndexedDB at the end, offered as a .tar the CLI reads.
+    let saved = wait_train(d, "#train-saved", 30).await;
+    assert_eq!(saved.attr("data-step").await.unwrap().unwrap(), steps.to_string());
+    let tar = download_bytes(d, "#train-download").await;
+    let files = archive::unpack("download.tar", &tar).unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    for n in ["config.json", "model.safetensors", "optimizer.safetensors", "state.json", "vocab.json", "merges.txt"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    // The page's next-token probabilities (WebGPU) equal the CPU's on the downloaded weights.
+    let probs: Vec<f64> = {
+        let mut v = Vec::new();
+        for el in d.find_all(By::Css("#train-next td.prob")).await.unwrap() {
+            v.push(el.attr("data-p").await.unwrap().unwrap().parse().unwrap());
+        }
+        v
+    };
+    assert_eq!(probs.len(), 5);
+    // The prompt typed during the run applies to the samples that follow.
+    let shown_prompt = wait_text(d, "#train-samples article.sample pre b", |t| !t.is_empty()).await;
+    assert_eq!(shown_prompt, "KING");
+    let ckpt = checkpoint_of("download.tar", files);
+    let (model, config, tokenizer) = ckpt
+        .load_model::<burn::backend::Flex>(&Default::default())
+        .expect("the CLI's loader reads the page's checkpoint");
+    let prompt = tokenizer.encode_text("KING");
+    let native =
+        pollster::block_on(lmlab::sample::next_token_probabilities(&model, config.model.context_length, &prompt, 5))
+            .unwrap();
+    for (p, (_, q)) in probs.iter().zip(&native) {
+        assert!((p - q).abs() < 2e-3, "page {probs:?} vs native {native:?}");
+    }
+    let dir = std::env::temp_dir().join(format!("lmlab-page-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tar_path = dir.join("page.tar");
+    std::fs::write(&tar_path, &tar).unwrap();
+    let out = lmlab()
+        .args(["sample", "--checkpoint", tar_path.to_str().unwrap(), "--prompt", "KING", "--max-tokens", "20"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lmlab sample on the page's checkpoint: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+
+    // A reload keeps the checkpoint (IndexedDB); sample from it in the page.
+    d.refresh().await.unwrap();
+    let saved = wait_train(d, "#train-saved", 120).await;
+    assert_eq!(saved.attr("data-step").await.unwrap().unwrap(), steps.to_string());
+    wait_train(d, "#train-adapter", 120).await;
+    click(d, "#train-load-saved").await;
+    wait_text(d, "#train-phase", |t| t.contains("checkpoint is loaded")).await;
+    wait_text(d, "#train-loaded", |t| t.contains(&format!("{steps} steps")) && t.contains("d_model 64")).await;
+    click(d, "#train-sample").await;
+    wait_train(d, "#train-samples article.sample", 300).await;
+    shot(d, "32-train-reloaded-sample.png").await;
+
+    // Predict, then check: ln V.
+    type_into(d, "#exercise-train-untrained-loss input.answer", "6.24").await;
+    click(d, "#exercise-train-untrained-loss button.check").await;
+    wait_text(d, "#exercise-train-untrained-loss .verdict .message", |t| t.starts_with("Right")).await;
+    browser.quit().await;
+}
+
+/// Waits for the Train page's error (`#train-error` or a field/corpus error) and returns its text.
+async fn train_error(d: &WebDriver, css: &str) -> String {
+    let el = wait_for(d, css, 600).await;
+    el.text().await.unwrap()
+}
+
+/// A file for an `<input type=file>`, written to a temporary directory.
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lmlab-train-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn train_page_without_webgpu_trains_on_the_cpu_and_names_bad_input() {
+    use burn::backend::{Autodiff, Flex};
+    use lmlab::train::trainer::{TrainConfig, Trainer};
+
+    let site = Site::serve(&dist());
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    d.cdp().page().add_script_to_evaluate_on_new_document("delete Navigator.prototype.gpu;").await.unwrap();
+    d.goto(format!("{}/#/train", site.url)).await.unwrap();
+    // No WebGPU: the page says what is missing and offers the CPU backend.
+    let notice = wait_for(d, "#train-no-webgpu", 120).await.text().await.unwrap();
+    assert!(notice.contains("navigator.gpu is missing") && notice.contains("CPU"), "{notice}");
+    assert!(d.find(By::Css("#train-start")).await.unwrap().attr("disabled").await.unwrap().is_some());
+    d.find(By::Css("#train-backend option[value='cpu']")).await.unwrap().click().await.unwrap();
+    shot(d, "33-train-no-webgpu.png").await;
+
+    // Bad corpora are named before anything runs.
+    d.find(By::Css("#train-source option[value='upload']")).await.unwrap().click().await.unwrap();
+    let png = temp_file("picture.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    d.find(By::Css("#train-corpus-file")).await.unwrap().send_keys(png.to_str().unwrap()).await.unwrap();
+    let e = wait_text(d, "#train-corpus-error", |t| t.contains("picture.png")).await;
+    assert!(e.contains("binary file"), "{e}");
+    let empty = temp_file("empty.txt", b"");
+    d.find(By::Css("#train-corpus-file")).await.unwrap().send_keys(empty.to_str().unwrap()).await.unwrap();
+    wait_text(d, "#train-corpus-error", |t| t.contains("empty.txt: the file is empty")).await;
+    let latin1 = temp_file("latin1.txt", b"caf\xe9\n");
+    d.find(By::Css("#train-corpus-file")).await.unwrap().send_keys(latin1.to_str().unwrap()).await.unwrap();
+    wait_text(d, "#train-corpus-error", |t| t.contains("latin1.txt: invalid UTF-8 at byte offset 3")).await;
+    assert!(d.find(By::Css("#train-start")).await.unwrap().attr("disabled").await.unwrap().is_some());
+    // A corpus shorter than two context windows: the worker names the shortfall.
+    d.find(By::Css("#train-source option[value='paste']")).await.unwrap().click().await.unwrap();
+    type_into(d, "#train-paste", "To be, or not to be.").await;
+    click(d, "#train-start").await;
+    let e = train_error(d, "#train-error").await;
+    assert!(e.contains("pasted text") && e.contains("too short") && e.contains("context length"), "{e}");
+
+    // A model field typo is named under its field and blocks Start.
+    type_into(d, "#train-lr", "fast").await;
+    let e = wait_text(d, ".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(e.contains("fast"), "{e}");
+    assert!(d.find(By::Css("#train-start")).await.unwrap().attr("disabled").await.unwrap().is_some());
+    type_into(d, "#train-lr", "3e-3").await;
+
+    // The CPU backend (burn's flex in wasm) trains nano on the bundled corpus.
+    d.find(By::Css("#train-source option[value='bundled']")).await.unwrap().click().await.unwrap();
+    type_into(d, "#train-steps", "6").await;
+    type_into(d, "#train-batch", "4").await;
+    type_into(d, "#train-warmup", "1").await;
+    type_into(d, "#train-eval-every", "3").await;
+    type_into(d, "#train-sample-every", "0").await;
+    click(d, "#train-start").await;
+    wait_train(d, "#train-live", 300).await;
+    let device = wait_text(d, "#train-device", |t| !t.is_empty()).await;
+    assert!(device.starts_with("CPU (wasm)"), "{device}");
+    let start = Instant::now();
+    while attr(d, "#train-phase", "data-phase").await != "finished" {
+        assert!(start.elapsed() < Duration::from_secs(900), "the CPU run did not finish");
+        wait_train(d, "#train-live", 5).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let points = attr(d, "#train-chart polyline.series", "points").await;
+    let losses: Vec<f64> = points.split_whitespace().map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    // SVG y grows downward: a lower loss is a larger y.
+    assert_eq!(losses.len(), 6);
+    assert!(losses[5] > losses[0], "the loss must drop on the CPU backend too: {points}");
+    wait_train(d, "#train-saved", 30).await;
+
+    // Checkpoints that do not fit: not a tar, and weights of another shape than their config.
+    let junk = temp_file("notes.tar", b"these are not the files you are looking for");
+    d.find(By::Css("#train-upload-checkpoint")).await.unwrap().send_keys(junk.to_str().unwrap()).await.unwrap();
+    let e = train_error(d, "#train-action-error").await;
+    assert!(e.contains("notes.tar") && e.contains("tar"), "{e}");
+    let bpe = lmlab::tokenize::train::train_bpe("abcabcabd abd", 260, &["<|endoftext|>".into()], &mut |_| {}).unwrap();
+    let vocab = lmlab::tokenize::Tokenizer::vocab_size(&bpe);
+    let small = lmlab::model::TransformerConfig::new(vocab, 8, 16, 1, 2, 64);
+    let trainer = Trainer::<Autodiff<Flex>>::new(small, TrainConfig::new().with_steps(1), &Default::default()).unwrap();
+    let mut ckpt = pollster::block_on(lmlab::train::checkpoint::save(&trainer, &bpe, "test", None, None, "x")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&ckpt.files["config.json"]).unwrap();
+    assert_eq!(config["model"]["d_model"], 16);
+    config["model"]["d_model"] = 32.into();
+    ckpt.files.insert("config.json".into(), serde_json::to_vec(&config).unwrap());
+    let tar = lmlab::train::archive::pack(&ckpt.files.into_iter().collect());
+    let other = temp_file("other-shape.tar", &tar);
+    d.refresh().await.unwrap();
+    wait_for(d, "#train-no-webgpu", 120).await;
+    d.find(By::Css("#train-backend option[value='cpu']")).await.unwrap().click().await.unwrap();
+    d.find(By::Css("#train-upload-checkpoint")).await.unwrap().send_keys(other.to_str().unwrap()).await.unwrap();
+    let e = train_error(d, "#train-error").await;
+    assert!(e.contains("model.safetensors") && e.contains("shape"), "{e}");
+    // The run saved before is still there.
+    wait_for(d, "#train-saved", 30).await;
+    shot(d, "34-train-bad-checkpoint.png").await;
     browser.quit().await;
 }

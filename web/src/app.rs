@@ -49,13 +49,9 @@ fn nav_link(page: Page, current: Page) -> Html {
     if page == current {
         class.push("active");
     }
-    if !page.available() {
-        class.push("coming");
-    }
     html! {
         <a {class} href={href(page)} id={format!("nav-{}", page.slug())}>
             { page.title() }
-            if !page.available() { <span class="badge">{"coming"}</span> }
         </a>
     }
 }
@@ -69,6 +65,6 @@ fn view(route: &Route) -> Html {
         Page::Precision => html! { <pages::precision::PrecisionLab key={key} route={route.clone()} /> },
         Page::Compute => html! { <pages::compute::ComputeLab key={key} route={route.clone()} /> },
         Page::Hardware => html! { <pages::hardware::HardwareLab key={key} route={route.clone()} /> },
-        p => html! { <pages::coming::Coming page={p} /> },
+        Page::Train => html! { <pages::train::TrainLab key={key} route={route.clone()} /> },
     }
 }

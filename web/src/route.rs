@@ -42,11 +42,6 @@ impl Page {
         }
     }
 
-    /// Whether the lab is built yet; the others show what is coming instead of a broken page.
-    pub fn available(self) -> bool {
-        matches!(self, Page::Home | Page::Tokenizers | Page::Precision | Page::Compute | Page::Hardware)
-    }
-
     fn from_slug(slug: &str) -> Page {
         Page::ALL.into_iter().find(|p| p.slug() == slug).unwrap_or(Page::Home)
     }

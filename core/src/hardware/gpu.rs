@@ -47,7 +47,7 @@ fn rank(info: &wgpu::AdapterInfo) -> u8 {
 
 /// Picks an adapter: natively the best real GPU (or the one whose name contains `wanted`); in the
 /// browser the one WebGPU offers.
-async fn choose_adapter(wanted: Option<&str>) -> Result<wgpu::Adapter, HardwareError> {
+async fn choose_adapter(wanted: Option<&str>) -> Result<(wgpu::Instance, wgpu::Adapter), HardwareError> {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
@@ -69,13 +69,14 @@ async fn choose_adapter(wanted: Option<&str>) -> Result<wgpu::Adapter, HardwareE
             let info = a.get_info();
             (rank(&info), info.backend == wgpu::Backend::Gl)
         });
-        adapters.into_iter().next().ok_or_else(|| {
+        let adapter = adapters.into_iter().next().ok_or_else(|| {
             HardwareError::NoAdapter(
                 "wgpu found no Vulkan, Metal or DX12 adapter. Install a GPU driver, or on Linux without a GPU \
                  Mesa's lavapipe (apt-get install mesa-vulkan-drivers libvulkan1)"
                     .into(),
             )
-        })
+        })?;
+        Ok((instance, adapter))
     }
     #[cfg(target_arch = "wasm32")]
     {
@@ -88,13 +89,14 @@ async fn choose_adapter(wanted: Option<&str>) -> Result<wgpu::Adapter, HardwareE
             force_fallback_adapter: false,
             compatible_surface: None,
         };
-        instance.request_adapter(&options).await.map_err(|e| {
+        let adapter = instance.request_adapter(&options).await.map_err(|e| {
             HardwareError::NoAdapter(format!(
                 "the browser has WebGPU but offered no adapter ({e}): the GPU may be blocklisted or disabled. \
                  In Chrome see chrome://gpu; on Linux start it with --enable-unsafe-webgpu (and \
                  --enable-features=Vulkan)"
             ))
-        })
+        })?;
+        Ok((instance, adapter))
     }
 }
 
@@ -161,24 +163,34 @@ pub struct Bound {
     workgroups: (u32, u32, u32),
 }
 
+/// The adapter the lab would use (see [`Gpu::open`]) with its summary, for code that opens its own
+/// device on it (the Train page's worker hands it to burn). In the browser the name comes from
+/// `GPUAdapterInfo` and SwiftShader or a fallback adapter is marked as software.
+pub async fn open_adapter(
+    wanted: Option<&str>,
+) -> Result<(wgpu::Instance, wgpu::Adapter, AdapterSummary), HardwareError> {
+    let (instance, adapter) = choose_adapter(wanted).await?;
+    #[allow(unused_mut)]
+    let mut summary = summarize(&adapter);
+    #[cfg(target_arch = "wasm32")]
+    if let Some((name, fallback)) = browser_adapter_info().await {
+        if !name.is_empty() && summary.name == "(unnamed adapter)" {
+            summary.name = name;
+        }
+        let lower = summary.name.to_ascii_lowercase();
+        summary.software |= fallback || lower.contains("swiftshader");
+        if summary.software {
+            summary.device_type = "Cpu".into();
+        }
+    }
+    Ok((instance, adapter, summary))
+}
+
 impl Gpu {
     /// Opens the adapter's device with its full limits and the optional features the lab uses
     /// (timestamp queries, `shader-f16`) where it has them.
     pub async fn open(wanted: Option<&str>) -> Result<Gpu, HardwareError> {
-        let adapter = choose_adapter(wanted).await?;
-        #[allow(unused_mut)]
-        let mut summary = summarize(&adapter);
-        #[cfg(target_arch = "wasm32")]
-        if let Some((name, fallback)) = browser_adapter_info().await {
-            if !name.is_empty() && summary.name == "(unnamed adapter)" {
-                summary.name = name;
-            }
-            let lower = summary.name.to_ascii_lowercase();
-            summary.software |= fallback || lower.contains("swiftshader");
-            if summary.software {
-                summary.device_type = "Cpu".into();
-            }
-        }
+        let (_instance, adapter, summary) = open_adapter(wanted).await?;
         let wanted_features = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16;
         let desc = wgpu::DeviceDescriptor {
             label: Some("lmlab hardware lab"),

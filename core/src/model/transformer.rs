@@ -30,17 +30,35 @@ pub struct TransformerConfig {
 impl TransformerConfig {
     /// Trains in minutes on a laptop CPU: a character- or small-BPE model of Shakespeare.
     pub fn tiny(vocab_size: usize) -> Self {
-        Self::new(vocab_size, 128, 128, 4, 4, 384)
+        Self::preset("tiny", vocab_size)
     }
 
     /// CS336 assignment 1's TinyStories model.
     pub fn cs336_tinystories() -> Self {
-        Self::new(10_000, 256, 512, 4, 16, 1344)
+        Self::preset("cs336-tinystories", 10_000)
     }
 
     /// GPT-2 small's shape in the CS336 architecture.
     pub fn gpt2_small() -> Self {
-        Self::new(50_257, 1024, 768, 12, 12, 3072)
+        Self::preset("gpt2-small", 50_257)
+    }
+
+    fn preset(name: &str, vocab_size: usize) -> Self {
+        Self::from_shape(&crate::train::presets::training_preset(name).expect("a listed preset").shape(vocab_size))
+    }
+
+    /// The model of an accounting shape (the training presets and the Train page describe models
+    /// as [`ModelShape`]s, which need no burn). Grouped-query shapes are not built here.
+    pub fn from_shape(shape: &ModelShape) -> Self {
+        let n = |v: u64| v as usize;
+        Self::new(
+            n(shape.vocab_size),
+            n(shape.context_length),
+            n(shape.d_model),
+            n(shape.num_layers),
+            n(shape.num_heads),
+            n(shape.d_ff),
+        )
     }
 
     /// The same shape for the compute lab's accounting.

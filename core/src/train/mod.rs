@@ -8,22 +8,35 @@
 //! * [`trainer`] — one training step, validation and the run's metrics, written `async` with only
 //!   asynchronous device reads, so the browser (WebGPU forbids blocking reads) runs the very same loop;
 //! * [`run`] — the loop both front ends drive (validation and checkpoint cadence, user stops);
+//! * [`presets`] — the shapes the CLI and the Train page offer (no burn needed to count them);
+//! * [`protocol`] — the messages between the Train page and its worker (no burn either);
+//! * [`archive`] — a checkpoint's files as one `.tar` (the page's download, the CLI reads it);
 //! * [`checkpoint`] — a checkpoint as a set of named files (config, weights, optimizer state, RNG,
 //!   tokenizer) that the CLI writes to a directory and the browser to IndexedDB.
 
 #[cfg(feature = "model")]
 pub mod adamw;
+pub mod archive;
+#[cfg(feature = "model")]
+pub mod bench;
 #[cfg(feature = "model")]
 pub mod checkpoint;
 #[cfg(feature = "model")]
 pub mod data;
+pub mod forms;
 #[cfg(feature = "model")]
 pub mod optimizer;
+pub mod presets;
+pub mod protocol;
 #[cfg(feature = "model")]
 pub mod run;
 pub mod schedule;
 #[cfg(feature = "model")]
+pub mod session;
+#[cfg(feature = "model")]
 pub mod trainer;
+#[cfg(all(feature = "webgpu", target_arch = "wasm32"))]
+pub mod webgpu;
 
 #[cfg(feature = "model")]
 pub use error::TrainError;

@@ -21,6 +21,15 @@ pub trait RunHooks {
     fn on_eval(&mut self, step: usize, val_loss: f64);
     /// Stores a checkpoint (the newest replaces the older).
     fn on_checkpoint(&mut self, checkpoint: Checkpoint) -> Result<(), TrainError>;
+    /// Before every step, with the model as it stands. The browser's worker awaits here: it yields
+    /// to its event loop (so Pause/Stop messages arrive even on the CPU backend, whose reads never
+    /// wait), holds while paused, and samples every N steps. Return false to stop (a checkpoint
+    /// is saved). The CLI needs none of that.
+    #[allow(async_fn_in_trait)]
+    async fn between_steps<B: AutodiffBackend>(&mut self, trainer: &Trainer<B>) -> bool {
+        let _ = trainer;
+        true
+    }
 }
 
 /// The data and bookkeeping of a run.
@@ -59,9 +68,16 @@ pub async fn run<B: AutodiffBackend>(
         hooks.on_eval(0, v);
         val_loss = Some(v);
     }
+    let mut last_loss = None;
     while !trainer.is_done() {
+        if !hooks.between_steps(trainer).await {
+            let ckpt =
+                save(trainer, spec.tokenizer, spec.tokenizer_source, last_loss, val_loss, spec.data_name).await?;
+            hooks.on_checkpoint(ckpt)?;
+            return Ok(RunEnd::Stopped { step: trainer.step() });
+        }
         let metrics = trainer.train_step(&spec.train).await?;
-        let last_loss = Some(metrics.loss);
+        last_loss = Some(metrics.loss);
         let keep_going = hooks.on_step(&metrics);
         let step = trainer.step();
         if step % eval_every == 0 || trainer.is_done() {

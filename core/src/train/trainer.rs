@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::adamw::AdamWConfig;
 use super::data::{get_batch, TokenSlice};
 use super::optimizer::AdamW;
+pub use super::presets::flops_per_step;
 use super::schedule::cosine_lr;
 use super::TrainError;
 use crate::accounting::ModelShape;
@@ -115,12 +116,6 @@ pub struct Throughput {
     pub flops_per_s: f64,
     /// None when the device's peak is unknown.
     pub mfu: Option<f64>,
-}
-
-/// Training FLOPs of one step: 3 × the forward matmul FLOPs (forward + backward ≈ 2× forward),
-/// attention scores included, from `lmlab::accounting`.
-pub fn flops_per_step(shape: &ModelShape, batch_size: usize) -> f64 {
-    3.0 * shape.forward_flops(batch_size as u64, shape.context_length).matmul_flops
 }
 
 /// Throughput of `steps` steps that took `seconds`, against a peak in FLOP/s.

@@ -13,14 +13,15 @@ use lmlab::model::TransformerConfig;
 use lmlab::tokenize::token_file::{encode_ids, id_width, TokenFileInfo};
 use lmlab::tokenize::train::{train_bpe, TrainEvent};
 use lmlab::tokenize::{Bpe, TokenizeError, Tokenizer};
+use lmlab::train::bench::bench_train;
 use lmlab::train::checkpoint::{check_vocab, Checkpoint};
 use lmlab::train::data::{split_validation, unigram_entropy, TokenSlice};
+use lmlab::train::presets::training_preset;
 use lmlab::train::run::{run, RunEnd, RunHooks, RunSpec};
 use lmlab::train::trainer::{flops_per_step, throughput, StepMetrics, TrainConfig, Trainer};
 use lmlab::train::TrainError;
 use lmlab::units::{parse_count, parse_positive, parse_whole};
 use lmlab::InputError;
-use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::backend::{catch_quietly, dispatch, pick, Job, Picked};
@@ -207,22 +208,15 @@ fn new_tokenizer(
     Ok((bpe, source))
 }
 
-/// A preset's shape for a vocabulary; its default BPE vocabulary when training one.
+/// A preset's shape for a vocabulary (the presets the Train page offers too).
 fn preset(name: &str, vocab_size: usize) -> Result<TransformerConfig, InputError> {
-    match name {
-        "tiny" => Ok(TransformerConfig::tiny(vocab_size)),
-        "cs336-tinystories" => Ok(TransformerConfig { vocab_size, ..TransformerConfig::cs336_tinystories() }),
-        "gpt2-small" => Ok(TransformerConfig { vocab_size, ..TransformerConfig::gpt2_small() }),
-        other => Err(InputError::new("--preset", other, "one of: tiny, cs336-tinystories, gpt2-small")),
-    }
+    Ok(TransformerConfig::from_shape(&training_preset(name)?.shape(vocab_size)))
 }
 
+/// A preset's default BPE vocabulary when training one (1,024 for an unknown name, which
+/// `preset` then refuses).
 fn preset_vocab(name: &str) -> usize {
-    match name {
-        "cs336-tinystories" => 10_000,
-        "gpt2-small" => 50_257,
-        _ => 1024,
-    }
+    training_preset(name).map_or(1024, |p| p.default_vocab)
 }
 
 /// Settings of a new run: the flags over the defaults.
@@ -283,7 +277,8 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
         let steps = args.steps.as_deref().map(|s| parse_count("--steps", s)).transpose()?.map(|s| s as usize);
         let data =
             args.data.clone().or_else(|| (state.data != DEFAULT_CORPUS_NAME).then(|| PathBuf::from(&state.data)));
-        let out = args.out.clone().unwrap_or_else(|| dir.clone());
+        // A .tar (the Train page's download) continues into the directory of the same name.
+        let out = args.out.clone().unwrap_or_else(|| if dir.is_file() { dir.with_extension("") } else { dir.clone() });
         let source = config.tokenizer.source.clone();
         (TrainerSource::Resume { checkpoint, steps }, tokenizer, source, data, out)
     } else {
@@ -653,7 +648,7 @@ pub fn bench(args: &BenchTrainArgs) -> CliResult {
     let warmup = parse_count("--warmup", &args.warmup)? as usize;
     let batch = match &args.batch {
         Some(b) => parse_count("--batch", b)? as usize,
-        None => 16,
+        None => training_preset(&args.preset).map_or(16, |p| p.default_batch),
     };
     let picked = pick_with_gpu(&args.device)?;
     if !args.json {
@@ -679,27 +674,15 @@ impl Job for BenchJob {
     type Output = CliResult;
 
     fn run<B: AutodiffBackend>(self, device: B::Device, picked: &Picked) -> CliResult {
-        let total = self.warmup + self.steps;
-        let config = TrainConfig::new().with_steps(total + 1).with_batch_size(self.batch).with_warmup_steps(1);
-        let mut trainer = Trainer::<B>::new(self.model.clone(), config, &device)?;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let n = (self.model.context_length + 1) * 64;
-        let ids: Vec<u32> = (0..n).map(|_| rng.random_range(0..self.model.vocab_size as u32)).collect();
-        let mut bytes = Vec::with_capacity(n * 4);
-        ids.iter().for_each(|i| bytes.extend_from_slice(&i.to_le_bytes()));
-        let data = TokenSlice::new("random tokens", &bytes, 4)?;
-        let first = Instant::now();
-        for _ in 0..self.warmup {
-            pollster::block_on(trainer.train_step(&data))?;
-        }
-        let warmup_s = first.elapsed().as_secs_f64();
-        let started = Instant::now();
-        for _ in 0..self.steps {
-            pollster::block_on(trainer.train_step(&data))?;
-        }
-        let seconds = started.elapsed().as_secs_f64();
+        let r = pollster::block_on(bench_train::<B>(
+            &self.model,
+            self.batch,
+            self.warmup,
+            self.steps,
+            picked.peak_flops(),
+            &device,
+        ))?;
         let shape = self.model.shape();
-        let t = throughput(&shape, self.batch, self.steps, seconds, picked.peak_flops());
         let report = json!({
             "preset": self.preset,
             "device": picked.kind.key(),
@@ -710,12 +693,12 @@ impl Job for BenchJob {
             "context": self.model.context_length,
             "steps": self.steps,
             "warmup_steps": self.warmup,
-            "warmup_seconds": warmup_s,
-            "seconds": seconds,
-            "ms_per_step": 1e3 * seconds / self.steps as f64,
-            "tokens_per_s": t.tokens_per_s,
-            "tflops": t.flops_per_s / 1e12,
-            "mfu": t.mfu,
+            "warmup_seconds": r.warmup_seconds,
+            "seconds": r.seconds,
+            "ms_per_step": r.ms_per_step,
+            "tokens_per_s": r.tokens_per_s,
+            "tflops": r.flops_per_s / 1e12,
+            "mfu": r.mfu,
             "peak_tflops": picked.peak_flops().map(|p| p / 1e12),
         });
         if self.json {
@@ -727,10 +710,10 @@ impl Job for BenchJob {
                 shape.params().total,
                 self.batch,
                 self.model.context_length,
-                1e3 * seconds / self.steps as f64,
-                t.tokens_per_s,
-                t.flops_per_s / 1e12,
-                t.mfu.map_or(" (MFU: unknown peak; pass --gpu)".to_string(), |u| format!(
+                r.ms_per_step,
+                r.tokens_per_s,
+                r.flops_per_s / 1e12,
+                r.mfu.map_or(" (MFU: unknown peak; pass --gpu)".to_string(), |u| format!(
                     ", MFU {:.1}% of tf32 peak",
                     100.0 * u
                 ))

@@ -23,6 +23,9 @@ pub struct LineChartProps {
     /// A dashed horizontal reference line (e.g. the exact answer), with its label.
     #[prop_or_default]
     pub reference: Option<(f64, String)>,
+    /// A logarithmic y axis (positive values only; ticks stay at round values).
+    #[prop_or_default]
+    pub log_y: bool,
 }
 
 const W: f64 = 640.0;
@@ -46,22 +49,44 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 #[function_component(LineChart)]
 pub fn line_chart(props: &LineChartProps) -> Html {
-    let all = props.series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
+    let log = props.log_y;
+    // On a log axis everything is placed at log10(y); non-positive values cannot be drawn.
+    let ty = move |y: f64| {
+        if log {
+            if y > 0.0 {
+                y.log10()
+            } else {
+                f64::NAN
+            }
+        } else {
+            y
+        }
+    };
+    let all = props
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .map(|&(x, y)| (x, ty(y)))
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y) in all {
+    for (x, y) in all {
         x0 = x0.min(x);
         x1 = x1.max(x);
         y0 = y0.min(y);
         y1 = y1.max(y);
     }
     if let Some((r, _)) = &props.reference {
-        y0 = y0.min(*r);
-        y1 = y1.max(*r);
+        if ty(*r).is_finite() {
+            y0 = y0.min(ty(*r));
+            y1 = y1.max(ty(*r));
+        }
     }
     if !x0.is_finite() {
         return html! { <p class="hint">{"Nothing to plot."}</p> };
     }
-    y0 = y0.min(0.0);
+    if !log {
+        y0 = y0.min(0.0);
+    }
     if y1 <= y0 {
         y1 = y0 + 1.0;
     }
@@ -69,11 +94,13 @@ pub fn line_chart(props: &LineChartProps) -> Html {
         x1 = x0 + 1.0;
     }
     let sx = move |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
-    let sy = move |y: f64| H - BOTTOM - (y - y0) / (y1 - y0) * (H - TOP - BOTTOM);
+    let sy = move |y: f64| H - BOTTOM - (ty(y) - y0) / (y1 - y0) * (H - TOP - BOTTOM);
+    // Round tick values in the data's own units, placed through `ty`.
+    let y_ticks = if log { ticks(10f64.powf(y0), 10f64.powf(y1)) } else { ticks(y0, y1) };
     html! {
-        <figure class="chart" id={props.id.clone()}>
+        <figure class="chart" id={props.id.clone()} data-scale={if log { "log" } else { "linear" }}>
             <svg viewBox={format!("0 0 {W} {H}")} role="img" aria-label={props.y_label.clone()}>
-                { for ticks(y0, y1).into_iter().map(|t| html! {
+                { for y_ticks.into_iter().filter(|t| ty(*t).is_finite()).map(|t| html! {
                     <g class="tick">
                         <line x1={LEFT.to_string()} x2={(W - RIGHT).to_string()} y1={sy(t).to_string()} y2={sy(t).to_string()} class="grid" />
                         <text x={(LEFT - 6.0).to_string()} y={(sy(t) + 4.0).to_string()} text-anchor="end">{ format_number(t) }</text>
@@ -82,12 +109,12 @@ pub fn line_chart(props: &LineChartProps) -> Html {
                 { for ticks(x0, x1).into_iter().map(|t| html! {
                     <text class="tick" x={sx(t).to_string()} y={(H - BOTTOM + 16.0).to_string()} text-anchor="middle">{ format_number(t) }</text>
                 }) }
-                if let Some((r, label)) = &props.reference {
+                if let Some((r, label)) = props.reference.as_ref().filter(|(r, _)| ty(*r).is_finite()) {
                     <line class="reference" x1={LEFT.to_string()} x2={(W - RIGHT).to_string()} y1={sy(*r).to_string()} y2={sy(*r).to_string()} />
                     <text class="reference-label" x={(W - RIGHT - 4.0).to_string()} y={(sy(*r) - 5.0).to_string()} text-anchor="end">{ label.clone() }</text>
                 }
                 { for props.series.iter().enumerate().map(|(i, s)| {
-                    let pts: Vec<String> = s.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite())
+                    let pts: Vec<String> = s.points.iter().filter(|(x, y)| x.is_finite() && ty(*y).is_finite())
                         .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
                     html! { <polyline class="series" data-label={s.label.clone()} points={pts.join(" ")} stroke={PALETTE[i % PALETTE.len()]} /> }
                 }) }

@@ -15,6 +15,7 @@ use crate::components::exercises::Exercises;
 use crate::components::field::{SelectField, TextField};
 use crate::components::roofline::{Point, Roof, Roofline};
 use crate::route::{self, Page, Route};
+use crate::webgpu::{has_webgpu, how_to_get_it};
 
 #[derive(Properties, PartialEq)]
 pub struct HardwareProps {
@@ -27,11 +28,6 @@ const DEFAULT_SIZES: &str = "256,512,1024";
 const COPY_BYTES: u64 = 64 << 20;
 /// The GPU menu's "compare with nothing" choice.
 const AUTO: &str = "auto";
-
-/// Whether this browser exposes WebGPU at all (`navigator.gpu`), before asking for an adapter.
-fn has_webgpu() -> bool {
-    web_sys::window().map(|w| js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false)).unwrap_or(false)
-}
 
 /// Keeps the URL equal to the form, so a link reproduces the run's settings.
 fn sync_url(sizes: &str, gpu: &str) {
@@ -143,8 +139,7 @@ pub fn hardware_lab(props: &HardwareProps) -> Html {
                 <div class="notice" id="no-webgpu" role="alert">
                     <p><strong>{"This browser does not expose WebGPU"}</strong>{" (navigator.gpu is missing), so the kernels cannot run here."}</p>
                     <ul>
-                        <li>{"Use Chrome or Edge 113+ (Windows, macOS, ChromeOS, Android), Safari 26+, or Firefox 141+ on Windows."}</li>
-                        <li>{"On Linux, Chrome needs chrome://flags/#enable-unsafe-webgpu (and Vulkan); a page served over plain http from another host is not a secure context either — use https or localhost."}</li>
+                        { how_to_get_it() }
                         <li>{"Or run the same kernels natively: "}<code>{"lmlab bench hardware"}</code>{"."}</li>
                     </ul>
                 </div>

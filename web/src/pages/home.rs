@@ -8,8 +8,8 @@ use crate::route::{href, Page};
 pub fn home() -> Html {
     let card = |page: Page, blurb: &str| {
         html! {
-            <a class={classes!("card", (!page.available()).then_some("coming"))} href={href(page)}>
-                <h2>{ page.title() } if !page.available() { <span class="badge">{"coming"}</span> }</h2>
+            <a class="card" href={href(page)}>
+                <h2>{ page.title() }</h2>
                 <p>{ blurb.to_string() }</p>
             </a>
         }

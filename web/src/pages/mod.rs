@@ -1,8 +1,8 @@
 //! One module per page. Pages hold UI state only; every number comes from `lmlab`.
 
-pub mod coming;
 pub mod compute;
 pub mod hardware;
 pub mod home;
 pub mod precision;
 pub mod tokenizers;
+pub mod train;

@@ -14,12 +14,11 @@ use lmlab::tokenize::special::SpecialTokens;
 use lmlab::tokenize::train::{merges_for, partial_model, slices, BpeTrainer, MergeStep, PretokenCounts};
 use lmlab::tokenize::{exercises, Bpe, ByteTokenizer, CharTokenizer, Tokenizer, WordTokenizer};
 use lmlab::units::{format_count, parse_count};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
+use crate::assets::fetch_text;
 use crate::components::charts::{LineChart, Series};
 use crate::components::exercises::Exercises;
 use crate::components::field::TextField;
@@ -73,18 +72,6 @@ enum Training {
     Running { phase: &'static str, done: usize, total: usize },
     Done(Rc<Trained>),
     Failed(String),
-}
-
-async fn fetch_text(url: &str) -> Result<String, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|e| format!("{url}: {e:?}"))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| format!("{url}: not a response"))?;
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
-    }
-    let text =
-        JsFuture::from(response.text().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{url}: {e:?}"))?;
-    text.as_string().ok_or_else(|| format!("{url}: not text"))
 }
 
 fn now_s() -> f64 {
