@@ -471,6 +471,13 @@ async fn train_page_trains_on_webgpu_in_chromium() {
     eprintln!("worker bundle loaded and WebGPU probed in {:.1} s: {adapter}", opened.elapsed().as_secs_f64());
     assert!(adapter.to_lowercase().contains("swiftshader") && adapter.contains("CPU emulation"), "{adapter}");
 
+    // A preset too large for this adapter is refused before it starts, naming the limit.
+    d.find(By::Css("#train-preset option[value='gpt2-small']")).await.unwrap().click().await.unwrap();
+    let e = wait_text(d, "#train-limit-error", |t| !t.is_empty()).await;
+    assert!(e.contains("logits") && (e.contains("maxStorageBufferBindingSize") || e.contains("maxBufferSize")), "{e}");
+    assert!(d.find(By::Css("#train-start")).await.unwrap().attr("disabled").await.unwrap().is_some());
+    d.find(By::Css("#train-preset option[value='nano']")).await.unwrap().click().await.unwrap();
+
     // nano on the bundled Shakespeare, few steps; a sample and a validation every 8 steps.
     type_into(d, "#train-steps", &steps.to_string()).await;
     type_into(d, "#train-eval-every", "8").await;

@@ -136,7 +136,7 @@ impl TrainForm {
             1e-3
         });
         let temperature = match parse_number("temperature", &self.temperature) {
-            Ok(t) if t >= 0.0 && t <= 10.0 => t,
+            Ok(t) if (0.0..=10.0).contains(&t) => t,
             Ok(_) | Err(_) => {
                 errors.push((
                     "temperature",

@@ -491,7 +491,7 @@ pub fn train_lab(props: &TrainProps) -> Html {
                         <div><dt>{"Step"}</dt><dd id="train-step">{ format!("{} / {}", st.steps.last().map_or(i.step, |s| s.step + 1), i.steps) }</dd></div>
                         <div><dt>{"Training loss"}</dt><dd id="train-loss">{ last_loss.map_or("–".into(), |l| format!("{l:.3}")) }</dd></div>
                         <div><dt>{"Validation loss"}</dt><dd id="train-val-loss">{ last_val.map_or("–".into(), |l| format!("{l:.3}")) }</dd></div>
-                        <div><dt>{"Tokens/s"}</dt><dd id="train-tokens-per-s">{ tokens_per_s.map_or("–".into(), |t| format_number(t)) }</dd></div>
+                        <div><dt>{"Tokens/s"}</dt><dd id="train-tokens-per-s">{ tokens_per_s.map_or("–".into(), format_number) }</dd></div>
                         <div><dt>{"Step time"}</dt><dd id="train-step-time">{ step_s.map_or("–".into(), |s| format!("{:.0} ms", s * 1e3)) }</dd></div>
                         <div><dt>{"MFU"}</dt><dd id="train-mfu">{ mfu.map_or("–".into(), |m| format!("{:.3}%", m * 100.0)) }</dd></div>
                         <div><dt>{"Parameters"}</dt><dd id="train-params">{ format_count(i.parameters as f64) }</dd></div>
@@ -514,7 +514,7 @@ pub fn train_lab(props: &TrainProps) -> Html {
                         <p class="hint">{"MFU needs a peak: pick your GPU above (the adapter's name matched no catalog GPU)."}</p>
                     }
                     if adapter.as_ref().is_some_and(|a| a.emulated) && i.backend == Backend::WebGpu {
-                        <p class="hint emulated">{"This WebGPU adapter is a CPU emulation (SwiftShader): steps take seconds, and the speed says nothing about GPUs."}</p>
+                        <p class="hint emulated">{"This WebGPU adapter is a CPU emulation (SwiftShader): steps take seconds, and the speed says nothing about GPUs. On such a machine the CPU backend (“Run on”) is usually faster — measure both with the benchmark below."}</p>
                     }
                     <LineChart id="train-chart" series={series} x_label="step" y_label="loss (nats/token)"
                         reference={ln_v.map(|l| (l, format!("ln V = {l:.2} (uniform guess)")))} log_y={*log_scale} />

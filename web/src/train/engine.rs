@@ -182,6 +182,14 @@ async fn bench(request: BenchRequest, engine: &mut Engine) {
     }
 }
 
+/// Messages a session hands back to the main loop: they need a new session (or none).
+fn ends_session(msg: &ToWorker) -> bool {
+    matches!(
+        msg,
+        ToWorker::Start(_) | ToWorker::Resume { .. } | ToWorker::Load { .. } | ToWorker::Bench(_) | ToWorker::Hello
+    )
+}
+
 fn backend_of(msg: &ToWorker) -> Backend {
     match msg {
         ToWorker::Start(r) => r.backend,
@@ -191,6 +199,7 @@ fn backend_of(msg: &ToWorker) -> Backend {
 }
 
 /// What a session holds: a run (trainer and its tokens), or a model loaded only to sample from.
+#[allow(clippy::large_enum_variant)] // one value per session
 enum Loaded<B: AutodiffBackend> {
     Run {
         trainer: Trainer<B>,
@@ -335,11 +344,7 @@ async fn session<B: AutodiffBackend>(
                             hooks.engine.out.send(FromWorker::Continued);
                             break;
                         }
-                        m @ (ToWorker::Start(_)
-                        | ToWorker::Resume { .. }
-                        | ToWorker::Load { .. }
-                        | ToWorker::Bench(_)
-                        | ToWorker::Hello) => return Some(m),
+                        m if ends_session(&m) => return Some(m),
                         _ => {}
                     }
                 }
@@ -365,15 +370,11 @@ async fn session<B: AutodiffBackend>(
             })));
             let mut hooks = Hooks::new(engine, live, &tokenizer);
             loop {
-                let Some(msg) = hooks.engine.inbox.next().await else { return None };
+                let msg = hooks.engine.inbox.next().await?;
                 match msg {
                     ToWorker::Live(l) => hooks.live = l,
                     ToWorker::SampleNow => hooks.sample_model(&model, context_length, step).await,
-                    m @ (ToWorker::Start(_)
-                    | ToWorker::Resume { .. }
-                    | ToWorker::Load { .. }
-                    | ToWorker::Bench(_)
-                    | ToWorker::Hello) => return Some(m),
+                    m if ends_session(&m) => return Some(m),
                     _ => {}
                 }
             }

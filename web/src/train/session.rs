@@ -196,9 +196,9 @@ pub fn send_live(live: lmlab::train::protocol::LiveSettings) {
     });
 }
 
-/// Starts a new run: clears the previous run's curves.
-pub fn start(request: lmlab::train::protocol::RunRequest, bundled: bool, preset: String) {
-    let corpus = Rc::new(request.corpus.clone());
+/// Clears the previous run's curves and records what the next one trains on.
+fn new_run(corpus: &Corpus, bundled: bool, preset: String, status: &str) {
+    let corpus = Rc::new(corpus.clone());
     update(|s| {
         s.phase = Phase::Preparing;
         s.info = None;
@@ -206,11 +206,16 @@ pub fn start(request: lmlab::train::protocol::RunRequest, bundled: bool, preset:
         s.evals.clear();
         s.samples.clear();
         s.error = None;
-        s.status = Some(("starting…".into(), None));
+        s.status = Some((status.into(), None));
         s.corpus = Some(corpus);
         s.bundled = bundled;
         s.preset = preset;
     });
+}
+
+/// Starts a new run.
+pub fn start(request: lmlab::train::protocol::RunRequest, bundled: bool, preset: String) {
+    new_run(&request.corpus, bundled, preset, "starting…");
     send(ToWorker::Start(Box::new(request)));
 }
 
@@ -224,19 +229,7 @@ pub fn resume(
     backend: lmlab::train::protocol::Backend,
     live: lmlab::train::protocol::LiveSettings,
 ) {
-    let shared = Rc::new(corpus.clone());
-    update(|s| {
-        s.phase = Phase::Preparing;
-        s.info = None;
-        s.steps.clear();
-        s.evals.clear();
-        s.samples.clear();
-        s.error = None;
-        s.status = Some(("loading the checkpoint…".into(), None));
-        s.corpus = Some(shared);
-        s.bundled = bundled;
-        s.preset = preset;
-    });
+    new_run(&corpus, bundled, preset, "loading the checkpoint…");
     send(ToWorker::Resume { checkpoint: files, origin, corpus, backend, live });
 }
 
