@@ -45,6 +45,8 @@ pub enum Command {
     Train(TrainModelArgs),
     /// Generate text from a checkpoint.
     Sample(SampleArgs),
+    /// A mixture-of-experts checkpoint's router at work: each token's experts and weights.
+    Route(RouteArgs),
     /// Checkpoint directory ↔ CS336-keyed safetensors weights (PyTorch's state_dict names).
     Convert(ConvertArgs),
     /// Benchmarks (tests/bench/ runs them side by side with the peers).
@@ -60,6 +62,8 @@ pub enum BenchCommand {
     Tokenize(BenchTokenizeArgs),
     /// Training throughput: tokens/s and MFU of forward + backward + AdamW on random tokens.
     Train(BenchTrainArgs),
+    /// A mixture-of-experts preset against the dense model of equal active FLOPs, same run.
+    Moe(BenchTrainArgs),
     /// The Hardware lab: WGSL kernels (copy, naive → register-blocked matmul) on this machine's GPU.
     Hardware(BenchHardwareArgs),
 }
@@ -99,13 +103,17 @@ pub struct DeviceArg {
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainModelArgs {
-    /// Model shape: nano, tiny, small, cs336-tinystories, gpt2-small (the vocabulary follows the tokenizer).
+    /// Model shape: nano, tiny, small, cs336-tinystories, gpt2-small, or the mixture-of-experts
+    /// nano-moe, tiny-moe (the vocabulary follows the tokenizer).
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// Model shape as JSON (TransformerConfig: vocab_size, context_length, d_model, num_layers,
-    /// num_heads, d_ff, rope_theta).
+    /// num_heads, d_ff, rope_theta, and optionally "moe": {num_experts, top_k, d_ff_expert,
+    /// num_shared_experts, first_dense_layers, capacity_factor, balance_loss_weight, z_loss_weight}).
     #[arg(long)]
     pub config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub moe: MoeArgs,
     /// Training data: a text file (tokenized here) or a .bin token file with its .bin.json
     /// sidecar (default: the bundled tinyshakespeare.txt).
     #[arg(long)]
@@ -153,6 +161,50 @@ pub struct TrainModelArgs {
     #[arg(long, allow_negative_numbers = true, default_value = "10")]
     pub log_every: String,
     /// One JSON object per line: the setup, then each logged step, evaluation and the end.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Mixture-of-experts settings on top of the preset or config (`--experts` makes a dense model MoE).
+#[derive(Args, Debug, Clone, Default)]
+pub struct MoeArgs {
+    /// Routed experts per MoE block.
+    #[arg(long, allow_negative_numbers = true)]
+    pub experts: Option<String>,
+    /// Experts per token.
+    #[arg(long, allow_negative_numbers = true)]
+    pub top_k: Option<String>,
+    /// SwiGLU width of one expert (default with --experts: d_ff / top-k, the dense model's active FLOPs).
+    #[arg(long, allow_negative_numbers = true)]
+    pub expert_d_ff: Option<String>,
+    /// Always-on shared experts (DeepSeek).
+    #[arg(long, allow_negative_numbers = true)]
+    pub shared_experts: Option<String>,
+    /// Leading blocks that stay dense.
+    #[arg(long, allow_negative_numbers = true)]
+    pub first_dense_layers: Option<String>,
+    /// Slots per expert = factor × tokens × top-k / experts; "none" for no limit.
+    #[arg(long, allow_negative_numbers = true)]
+    pub capacity_factor: Option<String>,
+    /// α of the load-balancing loss.
+    #[arg(long, allow_negative_numbers = true)]
+    pub balance_weight: Option<String>,
+    /// β of the router z-loss.
+    #[arg(long, allow_negative_numbers = true)]
+    pub z_weight: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RouteArgs {
+    /// A mixture-of-experts checkpoint directory or .tar.
+    #[arg(long)]
+    pub checkpoint: std::path::PathBuf,
+    /// The text whose tokens are routed (at most the context length in tokens).
+    #[arg(long, allow_hyphen_values = true)]
+    pub text: String,
+    #[command(flatten)]
+    pub device: DeviceArg,
+    /// Print the routes as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -426,8 +478,13 @@ pub struct TimeArgs {
 
 #[derive(Args, Debug)]
 pub struct ShapeArgs {
-    /// A model preset: gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, cs336-tinystories, llama-70b.
-    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["vocab", "context", "d_model", "layers", "heads", "d_ff"])]
+    /// A model preset: gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, cs336-tinystories, llama-70b,
+    /// mixtral-8x7b, deepseek-v3.
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        conflicts_with_all = ["vocab", "context", "d_model", "layers", "heads", "d_ff", "experts", "top_k", "shared_experts", "expert_d_ff", "first_dense_layers"]
+    )]
     pub preset: Option<String>,
     #[arg(long, allow_negative_numbers = true)]
     pub vocab: Option<String>,
@@ -444,6 +501,21 @@ pub struct ShapeArgs {
     pub kv_heads: Option<String>,
     #[arg(long, allow_negative_numbers = true)]
     pub d_ff: Option<String>,
+    /// Mixture of experts: routed experts per MoE layer (without it the model is dense).
+    #[arg(long, allow_negative_numbers = true)]
+    pub experts: Option<String>,
+    /// Routed experts each token is sent to (needs --experts).
+    #[arg(long, allow_negative_numbers = true, requires = "experts")]
+    pub top_k: Option<String>,
+    /// Experts every token uses, besides its top-k (default 0; needs --experts).
+    #[arg(long, allow_negative_numbers = true, requires = "experts")]
+    pub shared_experts: Option<String>,
+    /// Width of one expert's SwiGLU (default: --d-ff; needs --experts).
+    #[arg(long, allow_negative_numbers = true, requires = "experts")]
+    pub expert_d_ff: Option<String>,
+    /// Leading layers that keep the dense SwiGLU of width --d-ff (default 0; needs --experts).
+    #[arg(long, allow_negative_numbers = true, requires = "experts")]
+    pub first_dense_layers: Option<String>,
 }
 
 #[derive(Args, Debug)]

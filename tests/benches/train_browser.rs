@@ -4,6 +4,10 @@
 //!   compiled to wasm) in headless Chromium, driven through the page like a student would;
 //! * `lmlab bench train` natively on wgpu (Vulkan) and on the CPU — the very same function.
 //!
+//! Then the mixture-of-experts overhead: `tiny-moe` against its dense twin `tiny` (equal active
+//! FLOPs) in the page on both backends and natively with `lmlab bench moe` (goal: MoE step time
+//! within 1.5× of the dense one).
+//!
 //! Prints tokens/s and the browser/native ratios. Without a GPU both WebGPU (SwiftShader) and
 //! native wgpu (Mesa's lavapipe) are CPU emulations of a GPU: the ratio then compares two
 //! emulators, not browser overhead on real hardware; the output says so.
@@ -11,7 +15,7 @@
 //! `cargo bench -p lmlab-acceptance --bench train_browser --features lmlab/cpu,lmlab/hardware`
 //! after `trunk build --release` (tests/run-all.sh runs it with small settings). Settings:
 //! LMLAB_BENCH_PRESET (tiny), LMLAB_BENCH_BATCH (4), LMLAB_BENCH_STEPS (3), LMLAB_BENCH_CPU (1: also
-//! the CPU pair).
+//! the CPU pair), LMLAB_BENCH_MOE (tiny-moe; empty: skip the MoE comparison).
 
 use std::time::{Duration, Instant};
 
@@ -79,6 +83,18 @@ fn native_bench(device: &str, preset: &str, vocab: &str, batch: &str, steps: &st
     )
 }
 
+/// `lmlab bench moe --json` on `device`: (dense ms/step, MoE ms/step).
+fn native_moe_bench(device: &str, preset: &str, batch: &str, steps: &str) -> (f64, f64) {
+    let out = lmlab()
+        .args(["bench", "moe", "--preset", preset, "--batch", batch, "--warmup", "1", "--steps", steps])
+        .args(["--device", device, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lmlab bench moe --device {device}: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (v["dense"]["ms_per_step"].as_f64().unwrap(), v["moe"]["ms_per_step"].as_f64().unwrap())
+}
+
 #[tokio::main]
 async fn main() {
     let preset = env("LMLAB_BENCH_PRESET", "tiny");
@@ -115,6 +131,23 @@ async fn main() {
         let (ntps, nms, nname) = native_bench("cpu", &preset, &vocab, &batch, &steps);
         rows.push(("CPU (wasm, 1 thread)", btps, bms, "native CPU (flex, all cores)", ntps, nms, nname, btext));
     }
+    // MoE against its dense twin, in the page and natively.
+    let moe_preset = env("LMLAB_BENCH_MOE", "tiny-moe");
+    let mut moe_rows = Vec::new();
+    if !moe_preset.is_empty() {
+        let twin = lmlab::train::presets::training_preset(&moe_preset)
+            .ok()
+            .and_then(|p| p.dense_twin())
+            .expect("LMLAB_BENCH_MOE names a MoE preset with a dense twin");
+        let backends: &[(&str, &str)] =
+            if with_cpu { &[("webgpu", "wgpu"), ("cpu", "cpu")] } else { &[("webgpu", "wgpu")] };
+        for (page_backend, native_device) in backends {
+            let (_, dense_ms, _) = page_bench(d, page_backend, twin.name, &batch, &steps).await;
+            let (_, moe_ms, _) = page_bench(d, page_backend, &moe_preset, &batch, &steps).await;
+            let native = native_moe_bench(native_device, &moe_preset, &batch, &steps);
+            moe_rows.push((*page_backend, twin.name, dense_ms, moe_ms, native));
+        }
+    }
     browser.quit().await;
 
     println!("\ntraining speed, preset {preset} (vocab {vocab}), batch {batch}, {steps} timed steps after 1 warm-up");
@@ -127,6 +160,21 @@ async fn main() {
         println!("{b:<24} {btps:>12.1} {bms:>10.0}   {n:<30} {ntps:>12.1} {nms:>10.0}   {:>7.2}×", btps / ntps);
         println!("    devices: {devices}");
         println!("    page: {text}");
+    }
+    if !moe_rows.is_empty() {
+        println!("\nmixture of experts: {moe_preset} vs its dense twin (equal active FLOPs), batch {batch}, ms/step");
+        println!(
+            "{:<10} {:>10} {:>10} {:>8}   {:>10} {:>10} {:>8}",
+            "backend", "page dense", "page MoE", "ratio", "nat. dense", "nat. MoE", "ratio"
+        );
+        for (backend, _, dense_ms, moe_ms, (nd, nm)) in &moe_rows {
+            println!(
+                "{backend:<10} {dense_ms:>10.0} {moe_ms:>10.0} {:>7.2}×   {nd:>10.0} {nm:>10.0} {:>7.2}×",
+                moe_ms / dense_ms,
+                nm / nd
+            );
+        }
+        println!("(goal: MoE step time ≤ 1.5× the dense model's)");
     }
     if adapter.contains("CPU emulation") {
         println!(

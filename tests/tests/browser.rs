@@ -725,3 +725,136 @@ async fn train_page_without_webgpu_trains_on_the_cpu_and_names_bad_input() {
     shot(d, "34-train-bad-checkpoint.png").await;
     browser.quit().await;
 }
+
+/// Waits until the Train page's run has finished.
+async fn wait_finished(d: &WebDriver, secs: u64) {
+    let start = Instant::now();
+    while attr(d, "#train-phase", "data-phase").await != "finished" {
+        assert!(start.elapsed() < Duration::from_secs(secs), "the run did not finish within {secs} s");
+        wait_train(d, "#train-live", 5).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn train_page_trains_a_mixture_of_experts_and_shows_its_router() {
+    let site = Site::serve(&dist());
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    let steps: usize = std::env::var("LMLAB_MOE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+
+    // The Compute lab counts Mixtral's total and active parameters (46.7 B / 12.9 B published).
+    d.goto(format!("{}/#/compute", site.url)).await.unwrap();
+    click(d, "#f-model option[value='mixtral-8x7b']").await;
+    wait_text(d, "#params-active", |t| !t.is_empty()).await;
+    let total: f64 = attr(d, "#params-total", "data-params").await.parse().unwrap();
+    let active: f64 = attr(d, "#params-active", "data-params").await.parse().unwrap();
+    assert!((total / 46.7e9 - 1.0).abs() < 0.005 && (active / 12.9e9 - 1.0).abs() < 0.005, "{total} / {active}");
+    shot_of(d, "#params-table", "38-compute-mixtral.png").await;
+
+    d.goto(format!("{}/#/train", site.url)).await.unwrap();
+    wait_train(d, "#train-adapter", 120).await;
+
+    // nano-moe: twice nano's feed-forward parameters, the same active ones; the page counts both.
+    d.find(By::Css("#train-preset option[value='nano-moe']")).await.unwrap().click().await.unwrap();
+    let shape = lmlab::train::presets::training_preset("nano-moe").unwrap().shape(512).params();
+    wait_text(d, "#train-plan", |t| t.contains("active per token")).await;
+    assert_eq!(attr(d, "#train-plan", "data-params").await, shape.total.to_string());
+    assert_eq!(attr(d, "#train-plan", "data-active").await, shape.active.to_string());
+    type_into(d, "#train-steps", &steps.to_string()).await;
+    type_into(d, "#train-batch", "4").await;
+    type_into(d, "#train-warmup", "1").await;
+    type_into(d, "#train-eval-every", "5").await;
+    type_into(d, "#train-sample-every", "0").await;
+    type_into(d, "#train-prompt", "ROMEO:").await;
+    click(d, "#train-start").await;
+    wait_train(d, "#train-live", 600).await;
+    wait_finished(d, 1800).await;
+
+    // The router panel: every MoE block's expert shares sum to 1; the losses are shown.
+    wait_train(d, "#train-moe .expert-row", 30).await;
+    let rows = d.find_all(By::Css("#train-moe .expert-row")).await.unwrap();
+    assert_eq!(rows.len(), 2, "nano-moe has 2 MoE blocks");
+    for row in &rows {
+        let bars = row.find_all(By::Css(".expert-bar")).await.unwrap();
+        assert_eq!(bars.len(), 4);
+        let mut sum = 0.0;
+        for b in bars {
+            sum += b.attr("data-fraction").await.unwrap().unwrap().parse::<f64>().unwrap();
+        }
+        assert!((sum - 1.0).abs() < 1e-4, "expert shares sum to {sum}");
+    }
+    let balance: f64 = wait_text(d, "#train-moe-balance", |t| !t.is_empty()).await.parse().unwrap();
+    assert!((0.9..4.0).contains(&balance), "balance loss {balance}");
+    wait_text(d, "#train-moe-dropped", |t| t.contains("pairs")).await;
+    assert_eq!(d.find_all(By::Css("#train-moe-chart polyline.series")).await.unwrap().len(), 2);
+
+    // Sample from the finished model: the heat map shows each token's first-choice expert.
+    click(d, "#train-sample").await;
+    let map = wait_train(d, &format!("#train-routes[data-step='{steps}']"), 300).await;
+    let tokens = map.find_all(By::Css("th.token")).await.unwrap().len();
+    let map_rows = map.find_all(By::Css("tbody tr")).await.unwrap();
+    assert_eq!(map_rows.len(), 2);
+    let mut page_first = Vec::new();
+    for row in &map_rows {
+        let cells = row.find_all(By::Css("td.cell")).await.unwrap();
+        assert_eq!(cells.len(), tokens);
+        let mut experts = Vec::new();
+        for c in cells {
+            let e: usize = c.attr("data-expert").await.unwrap().unwrap().parse().unwrap();
+            assert!(e < 4);
+            experts.push(e);
+        }
+        page_first.push(experts);
+    }
+    shot(d, "35-train-moe-router.png").await;
+    shot_of(d, "#train-moe", "36-train-moe-loads.png").await;
+
+    // The CLI routes the prompt of the downloaded checkpoint the same way (a token's choice
+    // depends only on the tokens before it), except where two experts are within float noise.
+    let tar = download_bytes(d, "#train-download").await;
+    let dir = std::env::temp_dir().join(format!("lmlab-page-moe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tar_path = dir.join("moe.tar");
+    std::fs::write(&tar_path, &tar).unwrap();
+    let routed = cli_json(&["route", "--checkpoint", tar_path.to_str().unwrap(), "--text", "ROMEO:", "--json"]);
+    let blocks = routed["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2);
+    let mut compared = 0;
+    for (b, block) in blocks.iter().enumerate() {
+        for (t, experts) in block["experts"].as_array().unwrap().iter().enumerate() {
+            let w: Vec<f64> = block["weights"][t].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+            if w[0] - w[1] > 1e-3 {
+                assert_eq!(experts[0].as_u64().unwrap() as usize, page_first[b][t], "block {b} token {t}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 0, "no clear first choice to compare");
+    let text =
+        lmlab().args(["route", "--checkpoint", tar_path.to_str().unwrap(), "--text", "ROMEO:"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("block 0") && text.contains("block 1") && text.contains("\"ROM"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+
+    // The dense twin with the same settings, then both curves side by side.
+    click(d, "#train-twin").await;
+    wait_text(d, "#train-plan", |t| !t.contains("active per token")).await;
+    assert_eq!(d.find(By::Css("#train-preset")).await.unwrap().value().await.unwrap().unwrap(), "nano");
+    assert_eq!(d.find(By::Css("#train-steps")).await.unwrap().value().await.unwrap().unwrap(), steps.to_string());
+    click(d, "#train-start").await;
+    wait_train(d, "#train-live", 600).await;
+    wait_finished(d, 1800).await;
+    assert!(d.find(By::Css("#train-moe")).await.is_err(), "a dense run has no router panel");
+    for chart in ["#train-compare-tokens", "#train-compare-time"] {
+        let lines = d.find_all(By::Css(&format!("{chart} polyline.series"))).await.unwrap();
+        assert_eq!(lines.len(), 2, "{chart}: previous and this run");
+        for l in lines {
+            let n = l.attr("points").await.unwrap().unwrap_or_default().split_whitespace().count();
+            assert_eq!(n, steps, "{chart}");
+        }
+    }
+    shot_of(d, "#train-compare", "37-train-moe-vs-dense.png").await;
+    browser.quit().await;
+}

@@ -72,6 +72,49 @@ fn gpt2_xl_parameters_and_forward_flops() {
     assert_eq!(c["params"], v["params"]);
 }
 
+/// Mixtral 8x7B: 46.7B parameters, 12.9B of them active per token (Jiang et al. 2024); the
+/// training FLOPs follow the active ones.
+#[test]
+fn mixtral_total_and_active_parameters() {
+    let v = json(&["estimate", "model", "--preset", "mixtral-8x7b", "--json"]);
+    let (total, active) = (v["total_params"].as_f64().unwrap(), v["active_params"].as_f64().unwrap());
+    assert!((total / 46.7e9 - 1.0).abs() < 0.005, "{total}");
+    assert!((active / 12.9e9 - 1.0).abs() < 0.005, "{active}");
+    assert_eq!(v["params"]["active"], v["active_params"]);
+    assert_eq!(v["forward_flops_per_token_2n"].as_f64().unwrap(), 2.0 * active);
+    let r = run(&["estimate", "model", "--preset", "mixtral-8x7b"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for shown in ["46.703B", "12.88B", "MoE router", "active per token", "8 experts, top-2"] {
+        assert!(r.stdout.contains(shown), "{shown} missing from:\n{}", r.stdout);
+    }
+    // The same shape typed in flag by flag.
+    let custom = |top_k: &'static str| {
+        let shape = "--vocab 32000 --context 32768 --d-model 4096 --layers 32 --heads 32 --kv-heads 8 --d-ff 14336";
+        let mut args = vec!["estimate", "model", "--experts", "8", "--top-k", top_k, "--json"];
+        args.extend(shape.split(' '));
+        args
+    };
+    assert_eq!(json(&custom("2"))["params"], v["params"]);
+    let bad = run(&custom("9"));
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("top-k '9'") && bad.stderr.contains("at most the 8 experts"), "{}", bad.stderr);
+    let t = json(&[
+        "estimate",
+        "time",
+        "--preset",
+        "mixtral-8x7b",
+        "--tokens",
+        "1T",
+        "--gpu",
+        "h100",
+        "--mfu",
+        "0.4",
+        "--json",
+    ]);
+    assert_eq!(t["training_flops"]["params"].as_f64().unwrap(), active);
+    assert_eq!(t["training_flops"]["total_params"].as_f64().unwrap(), total);
+}
+
 #[test]
 fn memory_largest_model_on_8_h100s_is_40b() {
     let v = json(&["estimate", "memory", "--params", "40e9", "--gpu", "h100", "--gpus", "8", "--json"]);

@@ -328,3 +328,112 @@ fn wgpu_backend_trains() {
     assert_eq!(losses.len(), 3);
     assert!(losses.iter().all(|(_, l)| l.is_finite()) && (losses[0].1 - 300f64.ln()).abs() < 0.5, "{losses:?}");
 }
+
+/// A mixture-of-experts run from the CLI: `--experts` on a config, per-step router metrics in the
+/// JSON lines, the checkpoint's config carrying the MoE settings, `lmlab route` on it, `bench moe`;
+/// and the bad MoE inputs of the issue, each named on one line.
+#[test]
+fn moe_train_route_bench_and_bad_input() {
+    let dir = scratch("moe");
+    let (data, config) = setup(&dir);
+    let out = dir.join("moe");
+    let mut args = train_args(&data, &config, &out, "6");
+    args.extend(["--experts", "4", "--top-k", "2", "--capacity-factor", "1.0"]);
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let events = lines(&r.stdout);
+    let setup = &events[0];
+    assert_eq!(setup["model"]["moe"]["num_experts"], 4);
+    assert_eq!(setup["model"]["moe"]["d_ff_expert"], 32, "d_ff / top-k: the dense model's active FLOPs");
+    assert!(setup["active_params"].as_u64().unwrap() < setup["params"].as_u64().unwrap());
+    let steps: Vec<&Value> = events.iter().filter(|e| e["event"] == "step").collect();
+    assert_eq!(steps.len(), 6);
+    for e in &steps {
+        let moe = &e["moe"];
+        let fractions = moe["expert_fraction"].as_array().unwrap();
+        assert_eq!(fractions.len(), 1, "one MoE block");
+        let sum: f64 = fractions[0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "{moe}");
+        let balance = moe["balance_loss"].as_f64().unwrap();
+        assert!(balance > 0.5 && balance < 4.0, "E·Σ f·P lies near 1 (even) and at most E: {moe}");
+        assert!(moe["z_loss"].as_f64().unwrap() > 0.0);
+        // Capacity 1.0 × 128 tokens × 2 / 4 = 64 slots per expert: drops only if an expert is over-full.
+        assert!(moe["dropped_fraction"].as_f64().unwrap() < 0.5, "{moe}");
+    }
+    let saved: Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["model"]["moe"]["top_k"], 2);
+    assert_eq!(saved["model"]["moe"]["capacity_factor"], 1.0);
+
+    // Where each token goes.
+    let r = run(&["route", "--checkpoint", s(&out), "--text", "ROMEO: what light", "--device", "cpu", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let routes: Value = serde_json::from_str(&r.stdout).unwrap();
+    let tokens = routes["tokens"].as_array().unwrap().len();
+    let block = &routes["blocks"][0];
+    assert_eq!(block["layer"], 0);
+    assert_eq!(block["experts"].as_array().unwrap().len(), tokens);
+    for (experts, weights) in block["experts"].as_array().unwrap().iter().zip(block["weights"].as_array().unwrap()) {
+        let e: Vec<u64> = experts.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert!(e.len() == 2 && e[0] != e[1] && e.iter().all(|&x| x < 4), "{e:?}");
+        let w: Vec<f64> = weights.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!((w[0] + w[1] - 1.0).abs() < 1e-5 && w[0] >= w[1], "{w:?}");
+    }
+    let r = run(&["route", "--checkpoint", s(&out), "--text", "ROMEO: what light", "--device", "cpu"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("block 0") && r.stdout.contains("4 experts, top-2"), "{}", r.stdout);
+
+    // The speed comparison runs (figures are for the benchmark, not asserted here).
+    let r = run(&[
+        "bench", "moe", "--preset", "nano-moe", "--batch", "2", "--steps", "1", "--warmup", "1", "--device", "cpu",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((b["dense"]["preset"].as_str(), b["moe"]["preset"].as_str()), (Some("nano"), Some("nano-moe")));
+    assert!(b["moe_over_dense_step_time"].as_f64().unwrap() > 0.0);
+
+    // Bad input: each named, nothing trained.
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["--experts", "4", "--top-k", "5"], &["top-k", "5", "4"]),
+        (&["--experts", "0"], &["--experts", "'0'"]),
+        (&["--experts", "4", "--capacity-factor", "0"], &["capacity factor", "0", "positive"]),
+        (&["--experts", "4", "--capacity-factor", "-1"], &["capacity factor", "-1"]),
+        (&["--top-k", "2"], &["--top-k", "--experts"]),
+        (&["--experts", "4", "--first-dense-layers", "1"], &["first dense layers", "1"]),
+    ];
+    let bad = dir.join("bad");
+    for (extra, needles) in cases {
+        let mut args = train_args(&data, &config, &bad, "2");
+        args.extend(extra);
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stdout);
+        assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
+        for n in needles {
+            assert!(r.stderr.contains(n), "{extra:?}: {:?} lacks {n}", r.stderr);
+        }
+        assert!(!bad.join("model.safetensors").exists());
+    }
+    // A MoE checkpoint whose config.json says dense: the mismatch is named, not a list of keys.
+    let dense_cfg = dir.join("moe-as-dense");
+    std::fs::create_dir_all(&dense_cfg).unwrap();
+    for f in std::fs::read_dir(&out).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dense_cfg.join(f.file_name().unwrap())).unwrap();
+    }
+    let mut cfg: Value = serde_json::from_slice(&std::fs::read(dense_cfg.join("config.json")).unwrap()).unwrap();
+    cfg["model"].as_object_mut().unwrap().remove("moe");
+    std::fs::write(dense_cfg.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let r = run(&["sample", "--checkpoint", s(&dense_cfg), "--max-tokens", "3", "--device", "cpu"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("mixture-of-experts") && r.stderr.contains("dense") && r.stderr.contains("config.json"),
+        "{}",
+        r.stderr
+    );
+    // And route on a dense checkpoint says there is no router.
+    let dense = dir.join("dense");
+    assert_eq!(run(&train_args(&data, &config, &dense, "1")).code, 0);
+    let r = run(&["route", "--checkpoint", s(&dense), "--text", "hi", "--device", "cpu"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("dense") && r.stderr.contains("tiny-moe"), "{}", r.stderr);
+}

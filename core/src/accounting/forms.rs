@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::hardware::{custom_gpu, find_gpu, Gpu};
 use super::memory::{estimate_memory, MemoryEstimate, MemoryQuery, TrainingPrecision};
-use super::model_shape::{model_preset, training_flops, ModelShape};
+use super::model_shape::{model_preset, training_flops, ModelShape, MoeShape};
 use super::training_time::{estimate_time, TimeEstimate, TimeQuery};
 use crate::precision::Format;
-use crate::units::{parse_count, parse_number, parse_positive};
+use crate::units::{parse_count, parse_number, parse_positive, parse_whole};
 use crate::InputError;
 
 /// A custom model shape, field by field as typed.
@@ -25,6 +25,17 @@ pub struct ShapeForm {
     /// Empty: same as `num_heads`.
     pub num_kv_heads: String,
     pub d_ff: String,
+    /// Mixture of experts: routed experts per MoE layer. Empty: a dense model (the other MoE
+    /// fields are then ignored).
+    pub num_experts: String,
+    /// Routed experts per token.
+    pub top_k: String,
+    /// Always-on experts. Empty: 0.
+    pub num_shared_experts: String,
+    /// Width of one expert's SwiGLU. Empty: `d_ff`.
+    pub d_ff_expert: String,
+    /// Leading blocks that keep the dense SwiGLU. Empty: 0.
+    pub first_dense_layers: String,
 }
 
 impl ShapeForm {
@@ -38,12 +49,49 @@ impl ShapeForm {
             num_heads: s.num_heads.to_string(),
             num_kv_heads: s.num_kv_heads.to_string(),
             d_ff: s.d_ff.to_string(),
+            ..Self::default()
         }
+        .with_moe(s.moe.as_ref())
+    }
+
+    /// The MoE fields filled from `moe` (left empty for a dense shape).
+    fn with_moe(self, moe: Option<&MoeShape>) -> Self {
+        let Some(m) = moe else { return self };
+        Self {
+            num_experts: m.num_experts.to_string(),
+            top_k: m.top_k.to_string(),
+            num_shared_experts: m.num_shared_experts.to_string(),
+            d_ff_expert: m.d_ff_expert.to_string(),
+            first_dense_layers: m.first_dense_layers.to_string(),
+            ..self
+        }
+    }
+
+    /// The mixture-of-experts part, when `num_experts` is filled in. Zero shared experts and
+    /// zero dense layers are valid; zero experts, a zero top-k or a zero width are not.
+    fn parse_moe(&self, d_ff: u64) -> Result<Option<MoeShape>, InputError> {
+        if self.num_experts.trim().is_empty() {
+            return Ok(None);
+        }
+        let or_default = |field: &str, text: &str, default: u64| match text.trim() {
+            "" => Ok(default),
+            t => parse_whole(field, t),
+        };
+        Ok(Some(MoeShape {
+            num_experts: parse_count("experts", &self.num_experts)?,
+            top_k: parse_count("top-k", &self.top_k)?,
+            num_shared_experts: or_default("shared experts", &self.num_shared_experts, 0)?,
+            d_ff_expert: match self.d_ff_expert.trim() {
+                "" => d_ff,
+                t => parse_count("expert d_ff", t)?,
+            },
+            first_dense_layers: or_default("first dense layers", &self.first_dense_layers, 0)?,
+        }))
     }
 
     pub fn parse(&self) -> Result<ModelShape, InputError> {
         let num_heads = parse_count("heads", &self.num_heads)?;
-        let shape = ModelShape {
+        let mut shape = ModelShape {
             vocab_size: parse_count("vocab", &self.vocab_size)?,
             context_length: parse_count("context", &self.context_length)?,
             d_model: parse_count("d_model", &self.d_model)?,
@@ -55,7 +103,9 @@ impl ShapeForm {
                 parse_count("kv heads", &self.num_kv_heads)?
             },
             d_ff: parse_count("d_ff", &self.d_ff)?,
+            moe: None,
         };
+        shape.moe = self.parse_moe(shape.d_ff)?;
         shape.validate()?;
         Ok(shape)
     }
@@ -110,7 +160,10 @@ impl ClusterForm {
 /// Training FLOPs, split into the 6·N·D rule and the attention term it leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TrainingFlops {
+    /// N of 6·N·D: the parameters one token uses (a mixture of experts' active parameters).
     pub params: f64,
+    /// Every parameter of the model (more than `params` only for a mixture of experts).
+    pub total_params: f64,
     pub tokens: f64,
     /// 6·N·D.
     pub dense: f64,
@@ -144,15 +197,19 @@ pub struct TimeReport {
 impl TimeForm {
     pub fn evaluate(&self) -> Result<TimeReport, InputError> {
         let tokens = parse_positive("--tokens", &self.tokens)?;
-        let (params, attention) = match &self.model {
+        let (params, total_params, attention) = match &self.model {
             Some(choice) => {
                 let shape = choice.shape()?;
-                (shape.params().total as f64, 3.0 * shape.attention_flops_per_token() * tokens)
+                let p = shape.params();
+                (p.active as f64, p.total as f64, 3.0 * shape.attention_flops_per_token() * tokens)
             }
-            None => (parse_positive("--params", &self.params)?, 0.0),
+            None => {
+                let n = parse_positive("--params", &self.params)?;
+                (n, n, 0.0)
+            }
         };
         let dense = training_flops(params, tokens);
-        let flops = TrainingFlops { params, tokens, dense, attention, total: dense + attention };
+        let flops = TrainingFlops { params, total_params, tokens, dense, attention, total: dense + attention };
         let (gpu, gpus) = self.cluster.parse()?;
         let mfu = parse_number("--mfu", &self.mfu)?;
         let dtype = Format::parse(&self.dtype).map_err(|e| InputError { field: "--dtype".into(), ..e })?;
@@ -180,6 +237,7 @@ pub struct MemoryForm {
 impl MemoryForm {
     pub fn evaluate(&self) -> Result<MemoryEstimate, InputError> {
         let shape = self.model.as_ref().map(ModelChoice::shape).transpose()?;
+        // Every expert's weights, gradients and optimizer state are held, used or not.
         let params = match &shape {
             Some(s) => s.params().total as f64,
             None => parse_positive("--params", &self.params)?,
@@ -233,6 +291,63 @@ mod tests {
         let r = f.evaluate().unwrap();
         assert!(r.training_flops.attention > 0.0);
         assert_eq!(r.training_flops.total, r.training_flops.dense + r.training_flops.attention);
+    }
+
+    /// Training compute follows the 12.9B active parameters of Mixtral, memory its 46.7B.
+    #[test]
+    fn moe_compute_uses_active_and_memory_total_parameters() {
+        let mut f = lecture_form();
+        f.model = Some(ModelChoice::Preset("mixtral-8x7b".into()));
+        let r = f.evaluate().unwrap();
+        assert_eq!(r.training_flops.params, 12_879_925_248.0);
+        assert_eq!(r.training_flops.total_params, 46_702_792_704.0);
+        assert_eq!(r.training_flops.dense, 6.0 * 12_879_925_248.0 * 15e12);
+        let m = MemoryForm {
+            params: String::new(),
+            model: f.model.clone(),
+            precision: "mixed-bf16".into(),
+            cluster: None,
+            batch: "1".into(),
+        };
+        assert_eq!(m.evaluate().unwrap().params, 46_702_792_704.0);
+    }
+
+    fn mixtral_form() -> ShapeForm {
+        ShapeForm::from_shape(&model_preset("mixtral-8x7b").unwrap().shape)
+    }
+
+    #[test]
+    fn moe_shape_round_trips_and_empty_experts_mean_dense() {
+        let mixtral = model_preset("mixtral-8x7b").unwrap().shape;
+        assert_eq!(mixtral_form().parse().unwrap(), mixtral);
+        let dense = ShapeForm { num_experts: " ".into(), ..mixtral_form() }.parse().unwrap();
+        assert_eq!(dense, ModelShape { moe: None, ..mixtral });
+        let defaults = ShapeForm {
+            num_shared_experts: "".into(),
+            d_ff_expert: "".into(),
+            first_dense_layers: "".into(),
+            ..mixtral_form()
+        };
+        assert_eq!(defaults.parse().unwrap(), mixtral);
+        assert_eq!(ShapeForm::from_shape(&model_preset("gpt2-small").unwrap().shape).num_experts, "");
+    }
+
+    #[test]
+    fn moe_field_errors_name_the_field() {
+        let error = |edit: fn(&mut ShapeForm)| {
+            let mut f = mixtral_form();
+            edit(&mut f);
+            f.parse().unwrap_err().to_string()
+        };
+        assert!(error(|f| f.num_experts = "0".into()).contains("experts"));
+        assert!(error(|f| f.num_experts = "eight".into()).contains("experts"));
+        assert!(error(|f| f.top_k = "".into()).contains("top-k"));
+        let e = error(|f| f.top_k = "9".into());
+        assert!(e.contains("top-k") && e.contains("at most the 8 experts"), "{e}");
+        assert!(error(|f| f.num_shared_experts = "-1".into()).contains("shared experts"));
+        assert!(error(|f| f.d_ff_expert = "0".into()).contains("expert d_ff"));
+        assert!(error(|f| f.first_dense_layers = "1.5".into()).contains("first dense layers"));
+        assert!(error(|f| f.first_dense_layers = "40".into()).contains("first dense layers"));
     }
 
     #[test]

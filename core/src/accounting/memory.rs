@@ -14,7 +14,9 @@
 //! for the CS336 block (element size a: 4 bytes in fp32, 2 in bf16):
 //! RMSNorm inputs and outputs (4·T·d), Q, K, V after RoPE (3·T·d, K/V smaller under GQA),
 //! attention probabilities (h·T²), attention output (T·d), SwiGLU's W1x, W3x, SiLU(W1x) and their
-//! product (4·T·d_ff), plus the per-token RMS values (2·T in fp32). With full recomputation
+//! product (4·T·d_ff), plus the per-token RMS values (2·T in fp32). A mixture-of-experts block
+//! keeps those SwiGLU tensors for each expert a token runs through, plus the router's E
+//! probabilities; its weights, gradients and optimizer state count every expert. With full recomputation
 //! (activation checkpointing per block) only each block's input (T·d) is kept, and one block's
 //! activations are rebuilt at a time during the backward pass. The logits (T·V, kept in fp32 for
 //! the loss) are counted once.
@@ -101,19 +103,34 @@ pub struct ActivationBytes {
 }
 
 /// Activation memory per sequence of `shape.context_length` tokens.
+///
+/// A mixture-of-experts block saves, per token, the SwiGLU tensors of the experts it runs
+/// through (top-k routed + shared, each d_ff_expert wide) and the router's E probabilities. When
+/// dense and MoE blocks are mixed, `per_layer` is the larger of the two blocks (the one that is
+/// rebuilt under recomputation) and the totals add each block's own size.
 pub fn activation_bytes(shape: &ModelShape, precision: TrainingPrecision) -> ActivationBytes {
     let a = precision.activation_bytes() as f64;
     let t = shape.context_length as f64;
     let d = shape.d_model as f64;
     let kv = shape.kv_dim() as f64;
     let h = shape.num_heads as f64;
-    let d_ff = shape.d_ff as f64;
-    let elements = 4.0 * t * d           // two RMSNorm inputs and outputs
+    let attention = 4.0 * t * d          // two RMSNorm inputs and outputs
         + t * (d + 2.0 * kv)             // Q, K, V after RoPE
         + h * t * t                      // attention probabilities
-        + t * d                          // attention output (input of W_o)
-        + 4.0 * t * d_ff; // W1x, W3x, SiLU(W1x), SiLU(W1x)⊙W3x
-    let per_layer = elements * a + 2.0 * t * 4.0;
+        + t * d; // attention output (input of W_o)
+    let swiglu = |width: f64| 4.0 * t * width; // W1x, W3x, SiLU(W1x), SiLU(W1x)⊙W3x
+    let block = |ffn: f64| (attention + ffn) * a + 2.0 * t * 4.0;
+    let dense_block = block(swiglu(shape.d_ff as f64));
+    let moe_block =
+        shape.moe.map(|m| block(swiglu((m.experts_per_token() * m.d_ff_expert) as f64) + t * m.num_experts as f64));
+    let dense_layers = shape.dense_layers() as f64;
+    let moe_layers = shape.moe_layers() as f64;
+    let per_layer = match moe_block {
+        Some(m) if dense_layers == 0.0 => m,
+        Some(m) => m.max(dense_block),
+        None => dense_block,
+    };
+    let layers_total = dense_layers * dense_block + moe_layers * moe_block.unwrap_or(0.0);
     let per_layer_recomputed = t * d * a;
     let layers = shape.num_layers as f64;
     let logits = t * shape.vocab_size as f64 * 4.0;
@@ -121,7 +138,7 @@ pub fn activation_bytes(shape: &ModelShape, precision: TrainingPrecision) -> Act
         per_layer,
         per_layer_recomputed,
         logits,
-        total: layers * per_layer + logits,
+        total: layers_total + logits,
         total_recomputed: layers * per_layer_recomputed + per_layer + logits,
     }
 }
@@ -272,5 +289,29 @@ mod tests {
         // fp32 activations are twice as large (but for the fp32 logits and RMS values).
         let fp32 = activation_bytes(&shape, TrainingPrecision::Fp32);
         assert!(fp32.per_layer > 1.9 * a.per_layer);
+    }
+
+    /// Mixtral's states hold all 46.7B parameters (16 bytes each: 747 GB), though a token uses 12.9B;
+    /// its activations follow the two experts a token runs through, not the eight it could.
+    #[test]
+    fn moe_states_count_every_expert_and_activations_the_chosen_ones() {
+        let shape = model_preset("mixtral-8x7b").unwrap().shape;
+        let p = shape.params();
+        let q = MemoryQuery {
+            params: p.total as f64,
+            shape: Some(shape),
+            precision: TrainingPrecision::MixedBf16,
+            cluster: None,
+            batch: 1,
+        };
+        let e = estimate_memory(&q).unwrap();
+        assert_eq!(e.states_bytes, 16.0 * 46_702_792_704.0);
+        let a = activation_bytes(&shape, TrainingPrecision::MixedBf16);
+        // A dense twin whose SwiGLU is as wide as the two chosen experts together.
+        let twin = ModelShape { d_ff: 2 * 14_336, moe: None, ..shape };
+        let t = shape.context_length as f64;
+        let router = t * 8.0 * 2.0;
+        assert_eq!(a.per_layer, activation_bytes(&twin, TrainingPrecision::MixedBf16).per_layer + router);
+        assert_eq!(a.total, 32.0 * a.per_layer + a.logits);
     }
 }

@@ -18,7 +18,7 @@ pub use memory::{
 };
 pub use model_shape::{
     forward_flops_approx, matmul_flops, model_preset, training_flops, FlopsComponent, ForwardFlops, ModelPreset,
-    ModelShape, ParamCount, MODEL_PRESETS,
+    ModelShape, MoeShape, ParamCount, MODEL_PRESETS,
 };
 pub use training_time::{estimate_time, TimeEstimate, TimeQuery};
 
@@ -79,5 +79,38 @@ pub fn exercises() -> Vec<Exercise> {
             "parameters",
             "48 layers × (4·1600² attention + 3·1600·6400 SwiGLU) + 2 × 50,257·1600 embeddings ≈ 2.127B.",
         ),
+        Exercise::new(
+            "moe-routed-fraction",
+            "A DeepSeek-MoE-16B-like model has 64 routed experts per layer, sends each token to 6 of them, \
+             and adds 2 shared experts every token uses. What fraction of the routed-expert parameters does \
+             one token use?",
+            routed_fraction_used(&model_shape::DEEPSEEK_MOE_16B),
+            Tolerance::Relative(0.02),
+            "of the routed experts",
+            "Top-6 of 64: 6/64 ≈ 0.094. The shared experts are extra (always on) and do not change it. In \
+             all, 2.8B of the 16.4B parameters are active: the model is stored like a 16B one and computes \
+             like a 3B one.",
+        ),
     ]
+}
+
+/// The share of a mixture of experts' routed-expert parameters one token runs through, from the
+/// parameter counts: (routed − idle) / routed.
+fn routed_fraction_used(shape: &ModelShape) -> f64 {
+    let Some(moe) = shape.moe else { return f64::NAN };
+    let p = shape.params();
+    let routed = (shape.moe_layers() * moe.num_experts * 3 * shape.d_model * moe.d_ff_expert) as f64;
+    let idle = (p.total - p.active) as f64;
+    (routed - idle) / routed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moe_exercise_is_top_k_over_experts() {
+        let e = exercises().into_iter().find(|e| e.id == "moe-routed-fraction").unwrap();
+        assert!((e.answer - 6.0 / 64.0).abs() < 1e-12, "{}", e.answer);
+    }
 }

@@ -10,8 +10,10 @@
 
 pub mod init;
 pub mod layers;
+pub mod moe;
 pub mod ops;
 pub mod transformer;
 pub mod weights;
 
+pub use moe::MoeConfig;
 pub use transformer::{TransformerConfig, TransformerLm};

@@ -9,6 +9,7 @@ use rand::SeedableRng;
 
 use super::init::InitRng;
 use super::layers::{Embedding, Linear, RmsNorm, SwiGlu};
+use super::moe::{MoeConfig, MoeLayer, MoeStats};
 use super::ops::{
     causal_attention, causal_bias, merge_heads, multihead_self_attention, project_heads, rope, rope_tables, RopeTables,
 };
@@ -25,6 +26,9 @@ pub struct TransformerConfig {
     pub d_ff: usize,
     #[config(default = 10000.0)]
     pub rope_theta: f64,
+    /// Mixture-of-experts feed-forward blocks (`None`: every block is dense). `d_ff` is then the
+    /// width of the blocks before `moe.first_dense_layers`.
+    pub moe: Option<MoeConfig>,
 }
 
 impl TransformerConfig {
@@ -59,6 +63,7 @@ impl TransformerConfig {
             n(shape.num_heads),
             n(shape.d_ff),
         )
+        .with_moe(shape.moe.as_ref().map(MoeConfig::from_shape))
     }
 
     /// The same shape for the compute lab's accounting.
@@ -71,6 +76,7 @@ impl TransformerConfig {
             num_heads: self.num_heads as u64,
             num_kv_heads: self.num_heads as u64,
             d_ff: self.d_ff as u64,
+            moe: self.moe.as_ref().map(MoeConfig::shape),
         }
     }
 
@@ -84,7 +90,7 @@ impl TransformerConfig {
         let rng = &mut InitRng::seed_from_u64(seed);
         TransformerLm {
             token_embeddings: Embedding::new(self.vocab_size, self.d_model, rng, device),
-            layers: (0..self.num_layers).map(|_| Block::new(self, rng, device)).collect(),
+            layers: (0..self.num_layers).map(|i| Block::new(self, i, rng, device)).collect(),
             ln_final: RmsNorm::new(self.d_model, device),
             lm_head: Linear::new(self.d_model, self.vocab_size, rng, device),
             num_heads: self.num_heads,
@@ -132,18 +138,21 @@ impl<B: Backend> Attention<B> {
     }
 }
 
-/// A pre-norm transformer block.
+/// A pre-norm transformer block. Its feed-forward sub-layer is either the dense SwiGLU (`ffn`) or
+/// a mixture of experts (`moe`): exactly one is present, so a checkpoint's keys say which.
 #[derive(Module, Debug)]
 pub struct Block<B: Backend> {
     pub ln1: RmsNorm<B>,
     pub attn: Attention<B>,
     pub ln2: RmsNorm<B>,
-    pub ffn: SwiGlu<B>,
+    pub ffn: Option<SwiGlu<B>>,
+    pub moe: Option<MoeLayer<B>>,
 }
 
 impl<B: Backend> Block<B> {
-    fn new(c: &TransformerConfig, rng: &mut InitRng, device: &B::Device) -> Self {
+    fn new(c: &TransformerConfig, layer: usize, rng: &mut InitRng, device: &B::Device) -> Self {
         let d = c.d_model;
+        let moe = c.moe.as_ref().filter(|m| m.is_moe_layer(layer));
         Self {
             ln1: RmsNorm::new(d, device),
             attn: Attention {
@@ -153,13 +162,34 @@ impl<B: Backend> Block<B> {
                 output_proj: Linear::new(d, d, rng, device),
             },
             ln2: RmsNorm::new(d, device),
-            ffn: SwiGlu::new(d, c.d_ff, rng, device),
+            ffn: moe.is_none().then(|| SwiGlu::new(d, c.d_ff, rng, device)),
+            moe: moe.map(|m| m.init(d, rng, device)),
+        }
+    }
+
+    /// The feed-forward sub-layer, with the router's statistics for a MoE block.
+    ///
+    /// # Shapes
+    /// x `[batch, seq, d_model]` → `[batch, seq, d_model]`.
+    pub fn feed_forward(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Option<MoeStats<B>>) {
+        match (&self.ffn, &self.moe) {
+            (_, Some(moe)) => {
+                let (y, stats) = moe.forward(x);
+                (y, Some(stats))
+            }
+            (Some(ffn), None) => (ffn.forward(x), None),
+            (None, None) => unreachable!("a block is built with a dense or a MoE feed-forward"),
         }
     }
 
     /// # Shapes
     /// x `[batch, seq, d_model]`, RoPE tables for `seq` positions → `[batch, seq, d_model]`.
-    pub fn forward(&self, x: Tensor<B, 3>, num_heads: usize, rope: &RopeTables<B>) -> Tensor<B, 3> {
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        num_heads: usize,
+        rope: &RopeTables<B>,
+    ) -> (Tensor<B, 3>, Option<MoeStats<B>>) {
         let a = &self.attn;
         let attended = multihead_self_attention(
             self.ln1.forward(x.clone()),
@@ -171,7 +201,8 @@ impl<B: Backend> Block<B> {
             Some(rope),
         );
         let x = x + attended; // [batch, seq, d_model]
-        x.clone() + self.ffn.forward(self.ln2.forward(x))
+        let (y, stats) = self.feed_forward(self.ln2.forward(x.clone()));
+        (x + y, stats)
     }
 
     /// [`Block::forward`] for new positions, reading and extending the layer's KV cache.
@@ -186,7 +217,7 @@ impl<B: Backend> Block<B> {
         cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>,
     ) -> Tensor<B, 3> {
         let x = x.clone() + self.attn.forward_cached(self.ln1.forward(x), num_heads, rope, cache);
-        x.clone() + self.ffn.forward(self.ln2.forward(x))
+        x.clone() + self.feed_forward(self.ln2.forward(x)).0
     }
 }
 
@@ -228,16 +259,33 @@ impl<B: Backend> TransformerLm<B> {
     /// # Shapes
     /// ids `[batch, seq]` → logits `[batch, seq, vocab_size]`.
     pub fn forward(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        self.forward_routed(ids).0
+    }
+
+    /// Whether any block is a mixture of experts.
+    pub fn is_moe(&self) -> bool {
+        self.layers.iter().any(|b| b.moe.is_some())
+    }
+
+    /// [`TransformerLm::forward`] with every MoE block's router statistics, first block first
+    /// (empty for a dense model).
+    ///
+    /// # Shapes
+    /// ids `[batch, seq]` → logits `[batch, seq, vocab_size]`.
+    pub fn forward_routed(&self, ids: Tensor<B, 2, Int>) -> (Tensor<B, 3>, Vec<MoeStats<B>>) {
         let [_, seq] = ids.dims();
         let device = ids.device();
         let mut x = self.token_embeddings.forward(ids); // [batch, seq, d_model]
         let d_k = x.dims()[2] / self.num_heads;
         let positions: Vec<usize> = (0..seq).collect();
         let tables = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
+        let mut stats = Vec::new();
         for block in &self.layers {
-            x = block.forward(x, self.num_heads, &tables);
+            let (y, s) = block.forward(x, self.num_heads, &tables);
+            x = y;
+            stats.extend(s);
         }
-        self.lm_head.forward(self.ln_final.forward(x)) // [batch, seq, vocab_size]
+        (self.lm_head.forward(self.ln_final.forward(x)), stats) // [batch, seq, vocab_size]
     }
 
     /// Logits for `ids` placed after the positions already in `cache`, which is extended. With

@@ -157,7 +157,9 @@ impl Checkpoint {
     ) -> Result<(TransformerLm<B>, CheckpointConfig, Bpe), TrainError> {
         let config = self.config()?;
         let tokenizer = self.tokenizer(&config)?;
-        let model = load_state_dict(config.model.init::<B>(device), &self.weights()?, &self.path(MODEL))?;
+        let weights = self.weights()?;
+        check_feed_forward(&config.model, &weights, &self.path(MODEL), &self.path(CONFIG))?;
+        let model = load_state_dict(config.model.init::<B>(device), &weights, &self.path(MODEL))?;
         Ok((model, config, tokenizer))
     }
 
@@ -316,6 +318,7 @@ pub fn from_weights(
 ) -> Result<Checkpoint, TrainError> {
     validate_model(&model)?;
     check_vocab(tokenizer, model.vocab_size, tokenizer_source)?;
+    check_feed_forward(&model, weights, weights_name, "the model config")?;
     let expected = expected_shapes(&model);
     let missing: Vec<String> = expected.keys().filter(|k| !weights.contains_key(*k)).cloned().collect();
     if !missing.is_empty() {
@@ -362,13 +365,59 @@ pub fn expected_shapes(c: &TransformerConfig) -> BTreeMap<String, Vec<usize>> {
         }
         out.insert(format!("layers.{i}.ln1.weight"), vec![d]);
         out.insert(format!("layers.{i}.ln2.weight"), vec![d]);
-        out.insert(format!("layers.{i}.ffn.w1.weight"), vec![f, d]);
-        out.insert(format!("layers.{i}.ffn.w2.weight"), vec![d, f]);
-        out.insert(format!("layers.{i}.ffn.w3.weight"), vec![f, d]);
+        match c.moe.as_ref().filter(|m| m.is_moe_layer(i)) {
+            None => {
+                out.insert(format!("layers.{i}.ffn.w1.weight"), vec![f, d]);
+                out.insert(format!("layers.{i}.ffn.w2.weight"), vec![d, f]);
+                out.insert(format!("layers.{i}.ffn.w3.weight"), vec![f, d]);
+            }
+            Some(m) => {
+                let (e, fe) = (m.num_experts, m.d_ff_expert);
+                out.insert(format!("layers.{i}.moe.router.weight"), vec![e, d]);
+                out.insert(format!("layers.{i}.moe.w1"), vec![e, fe, d]);
+                out.insert(format!("layers.{i}.moe.w2"), vec![e, d, fe]);
+                out.insert(format!("layers.{i}.moe.w3"), vec![e, fe, d]);
+                if m.num_shared_experts > 0 {
+                    let fs = m.num_shared_experts * fe;
+                    out.insert(format!("layers.{i}.moe.shared.w1.weight"), vec![fs, d]);
+                    out.insert(format!("layers.{i}.moe.shared.w2.weight"), vec![d, fs]);
+                    out.insert(format!("layers.{i}.moe.shared.w3.weight"), vec![fs, d]);
+                }
+            }
+        }
     }
     out.insert("ln_final.weight".to_string(), vec![d]);
     out.insert("lm_head.weight".to_string(), vec![v, d]);
     out
+}
+
+/// Refuses weights whose feed-forward layers are of the other kind than the config's (a mixture of
+/// experts loaded into a dense config or the reverse), or whose expert count differs, naming both
+/// sides: the generic "missing tensors" list would not say what is wrong.
+pub fn check_feed_forward(
+    config: &TransformerConfig,
+    weights: &StateDict,
+    weights_file: &str,
+    config_file: &str,
+) -> Result<(), TrainError> {
+    let moe_layers = weights.keys().filter(|k| k.ends_with(".moe.router.weight")).count();
+    let experts = weights.iter().find(|(k, _)| k.ends_with(".moe.router.weight")).map(|(_, t)| t.shape[0]);
+    let mismatch = |message: String| Err(TrainError::Checkpoint { file: weights_file.into(), message });
+    match (&config.moe, experts) {
+        (None, Some(e)) => mismatch(format!(
+            "holds a mixture-of-experts model ({moe_layers} MoE blocks of {e} experts, tensors layers.N.moe.*) but \
+             {config_file} describes a dense model (no \"moe\" settings); load it with its own config.json"
+        )),
+        (Some(m), None) => mismatch(format!(
+            "holds a dense model (layers.N.ffn.* tensors) but {config_file} describes a mixture of experts \
+             ({} experts, top-{}); load it with a dense config",
+            m.num_experts, m.top_k
+        )),
+        (Some(m), Some(e)) if e != m.num_experts => {
+            mismatch(format!("has {e} experts per MoE block but {config_file} says {} experts", m.num_experts))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Infers what the weights alone say about the model's shape: vocabulary, width, depth and d_ff

@@ -3,7 +3,7 @@
 
 use super::presets::{training_preset, TRAINING_PRESETS};
 use super::protocol::{Backend, LiveSettings, RunSettings, TokenizerChoice};
-use crate::accounting::ModelShape;
+use crate::accounting::{ModelShape, MoeShape};
 use crate::units::{parse_count, parse_number, parse_positive, parse_whole};
 use crate::InputError;
 
@@ -20,6 +20,11 @@ pub struct TrainForm {
     pub num_layers: String,
     pub num_heads: String,
     pub d_ff: String,
+    /// Routed experts per block; empty for a dense model.
+    pub experts: String,
+    pub top_k: String,
+    pub d_ff_expert: String,
+    pub shared_experts: String,
     /// `bpe` or `bytes`.
     pub tokenizer: String,
     pub vocab_size: String,
@@ -51,7 +56,7 @@ impl TrainForm {
     /// The form filled in for a preset (steps sized for a browser: nano 200, others 400).
     pub fn for_preset(name: &str) -> TrainForm {
         let p = training_preset(name).unwrap_or(&TRAINING_PRESETS[0]);
-        let steps = if p.name == "nano" { 200 } else { 400 };
+        let steps = if p.name.starts_with("nano") { 200 } else { 400 };
         let live = LiveSettings::default();
         TrainForm {
             preset: p.name.to_string(),
@@ -60,6 +65,10 @@ impl TrainForm {
             num_layers: p.num_layers.to_string(),
             num_heads: p.num_heads.to_string(),
             d_ff: p.d_ff.to_string(),
+            experts: p.moe.map_or(String::new(), |m| m.num_experts.to_string()),
+            top_k: p.moe.map_or(String::new(), |m| m.top_k.to_string()),
+            d_ff_expert: p.moe.map_or(String::new(), |m| m.d_ff_expert.to_string()),
+            shared_experts: p.moe.map_or(String::new(), |m| m.num_shared_experts.to_string()),
             tokenizer: "bpe".into(),
             vocab_size: p.default_vocab.to_string(),
             steps: steps.to_string(),
@@ -92,6 +101,31 @@ impl TrainForm {
         }
     }
 
+    /// The same run with the preset's twin of equal active FLOPs: a mixture-of-experts preset's
+    /// dense twin (`tiny-moe` → `tiny`) or a dense preset's MoE twin (`tiny` → `tiny-moe`). Every run
+    /// setting (steps, batch, learning rate, seed, vocabulary …) is kept, so the two curves compare.
+    pub fn with_twin(&self) -> Option<TrainForm> {
+        let current = training_preset(&self.preset).ok()?;
+        let twin = match current.dense_twin() {
+            Some(dense) => dense,
+            None => TRAINING_PRESETS.iter().find(|p| p.dense_twin().is_some_and(|d| d.name == current.name))?,
+        };
+        let fresh = TrainForm::for_preset(twin.name);
+        Some(TrainForm {
+            preset: fresh.preset,
+            context_length: fresh.context_length,
+            d_model: fresh.d_model,
+            num_layers: fresh.num_layers,
+            num_heads: fresh.num_heads,
+            d_ff: fresh.d_ff,
+            experts: fresh.experts,
+            top_k: fresh.top_k,
+            d_ff_expert: fresh.d_ff_expert,
+            shared_experts: fresh.shared_experts,
+            ..self.clone()
+        })
+    }
+
     /// The run's settings, or every field's error keyed by the field's name in this struct.
     pub fn parse(&self) -> Result<ParsedForm, Vec<(&'static str, String)>> {
         let mut errors: Vec<(&'static str, String)> = Vec::new();
@@ -106,6 +140,17 @@ impl TrainForm {
         let num_layers = keep(&mut errors, "num_layers", parse_count("layers", &self.num_layers));
         let num_heads = keep(&mut errors, "num_heads", parse_count("heads", &self.num_heads));
         let d_ff = keep(&mut errors, "d_ff", parse_count("d_ff", &self.d_ff));
+        let moe = (!self.experts.trim().is_empty()).then(|| MoeShape {
+            num_experts: keep(&mut errors, "experts", parse_count("experts", &self.experts)),
+            top_k: keep(&mut errors, "top_k", parse_count("top-k", &self.top_k)),
+            d_ff_expert: keep(&mut errors, "d_ff_expert", parse_count("d_ff per expert", &self.d_ff_expert)),
+            num_shared_experts: if self.shared_experts.trim().is_empty() {
+                0
+            } else {
+                keep(&mut errors, "shared_experts", parse_whole("shared experts", &self.shared_experts))
+            },
+            first_dense_layers: 0,
+        });
         let tokenizer = match self.tokenizer.as_str() {
             "bytes" => TokenizerChoice::Bytes,
             _ => {
@@ -148,11 +193,25 @@ impl TrainForm {
         if self.prompt.len() > 10_000 {
             errors.push(("prompt", format!("the prompt is {} bytes; keep it under 10,000", self.prompt.len())));
         }
-        let shape =
-            ModelShape { vocab_size, context_length, d_model, num_layers, num_heads, num_kv_heads: num_heads, d_ff };
-        if errors.iter().all(|(f, _)| !["d_model", "num_heads"].contains(f)) {
+        let shape = ModelShape {
+            vocab_size,
+            context_length,
+            d_model,
+            num_layers,
+            num_heads,
+            num_kv_heads: num_heads,
+            d_ff,
+            moe,
+        };
+        if errors.iter().all(|(f, _)| !["d_model", "num_heads", "experts", "top_k", "d_ff_expert"].contains(f)) {
             if let Err(e) = shape.validate() {
-                errors.push(("num_heads", e.to_string()));
+                let field = match e.field.as_str() {
+                    "experts" => "experts",
+                    "top-k" => "top_k",
+                    "expert d_ff" => "d_ff_expert",
+                    _ => "num_heads",
+                };
+                errors.push((field, e.to_string()));
             } else if (d_model / num_heads) % 2 != 0 {
                 errors.push((
                     "num_heads",
@@ -218,5 +277,38 @@ mod tests {
         assert_eq!(fields, ["vocab_size", "steps", "lr", "temperature", "num_heads"], "{errors:?}");
         assert!(errors[0].1.contains("at least 257"), "{errors:?}");
         assert!(errors[4].1.contains("3"), "{errors:?}");
+    }
+
+    #[test]
+    fn moe_presets_and_bad_moe_fields() {
+        let p = TrainForm::for_preset("tiny-moe").parse().unwrap();
+        assert_eq!(p.shape, training_preset("tiny-moe").unwrap().shape(1024));
+        assert_eq!(p.shape.moe.unwrap().num_experts, 8);
+        // Back to a dense preset: the MoE fields empty again.
+        assert!(TrainForm::for_preset("tiny-moe").with_preset("nano").parse().unwrap().shape.moe.is_none());
+        let f = TrainForm { top_k: "9".into(), ..TrainForm::for_preset("tiny-moe") };
+        let errors = f.parse().unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "top_k");
+        assert!(errors[0].1.contains('9') && errors[0].1.contains('8'), "{errors:?}");
+        let f = TrainForm { experts: "0".into(), ..TrainForm::for_preset("tiny-moe") };
+        assert_eq!(f.parse().unwrap_err()[0].0, "experts");
+        // Twins keep the run's settings and have equal forward FLOPs per token (router aside).
+        let moe = TrainForm { steps: "37".into(), lr: "1e-3".into(), ..TrainForm::for_preset("nano-moe") };
+        let dense = moe.with_twin().unwrap();
+        assert_eq!((dense.preset.as_str(), dense.steps.as_str(), dense.lr.as_str()), ("nano", "37", "1e-3"));
+        assert_eq!(dense.with_twin().unwrap().preset, "nano-moe");
+        let (a, b) = (moe.parse().unwrap().shape, dense.parse().unwrap().shape);
+        let ffn = |s: &ModelShape| {
+            let f = s.forward_flops(1, 64);
+            f.components
+                .iter()
+                .filter(|c| c.name.contains("SwiGLU") || c.name.contains("experts"))
+                .map(|c| c.flops)
+                .sum::<f64>()
+        };
+        assert_eq!(ffn(&a), ffn(&b));
+        assert!(a.params().total > b.params().total);
+        assert!(TrainForm::for_preset("small").with_twin().is_none());
     }
 }

@@ -9,6 +9,7 @@
 //!   asynchronous device reads, so the browser (WebGPU forbids blocking reads) runs the very same loop;
 //! * [`run`] — the loop both front ends drive (validation and checkpoint cadence, user stops);
 //! * [`presets`] — the shapes the CLI and the Train page offer (no burn needed to count them);
+//! * [`routing`] — a mixture-of-experts run's router statistics per step (no burn);
 //! * [`protocol`] — the messages between the Train page and its worker (no burn either);
 //! * [`archive`] — a checkpoint's files as one `.tar` (the page's download, the CLI reads it);
 //! * [`checkpoint`] — a checkpoint as a set of named files (config, weights, optimizer state, RNG,
@@ -28,6 +29,7 @@ pub mod forms;
 pub mod optimizer;
 pub mod presets;
 pub mod protocol;
+pub mod routing;
 #[cfg(feature = "model")]
 pub mod run;
 pub mod schedule;

@@ -5,7 +5,7 @@
 //! main job's model (minutes on a laptop CPU), `small` wants a real GPU; the last two are the
 //! course's models.
 
-use crate::accounting::ModelShape;
+use crate::accounting::{ModelShape, MoeShape};
 use crate::exercise::{Exercise, Tolerance};
 use crate::InputError;
 
@@ -23,10 +23,12 @@ pub struct TrainingPreset {
     pub default_vocab: usize,
     /// Batch size the CLI and page start from.
     pub default_batch: usize,
+    /// Mixture-of-experts feed-forward layers (`None`: dense).
+    pub moe: Option<MoeShape>,
 }
 
 /// Every training preset, smallest first. d_ff ≈ 8/3·d_model rounded to a multiple of 64 (CS336).
-pub const TRAINING_PRESETS: [TrainingPreset; 5] = [
+pub const TRAINING_PRESETS: [TrainingPreset; 7] = [
     TrainingPreset {
         name: "nano",
         description: "2 layers, d_model 64, context 64 — seconds per step even on a software GPU",
@@ -37,6 +39,7 @@ pub const TRAINING_PRESETS: [TrainingPreset; 5] = [
         d_ff: 192,
         default_vocab: 512,
         default_batch: 8,
+        moe: None,
     },
     TrainingPreset {
         name: "tiny",
@@ -48,6 +51,39 @@ pub const TRAINING_PRESETS: [TrainingPreset; 5] = [
         d_ff: 384,
         default_vocab: 1024,
         default_batch: 16,
+        moe: None,
+    },
+    TrainingPreset {
+        name: "nano-moe",
+        description: "nano with 4 experts of half width, top-2 — the same active FLOPs as nano, twice its \
+                      feed-forward parameters",
+        context_length: 64,
+        d_model: 64,
+        num_layers: 2,
+        num_heads: 2,
+        d_ff: 192,
+        default_vocab: 512,
+        default_batch: 8,
+        moe: Some(MoeShape { num_experts: 4, top_k: 2, num_shared_experts: 0, d_ff_expert: 96, first_dense_layers: 0 }),
+    },
+    TrainingPreset {
+        name: "tiny-moe",
+        description: "tiny with 8 experts of half width, top-2 — the same active FLOPs as tiny, 4× its \
+                      feed-forward parameters",
+        context_length: 128,
+        d_model: 128,
+        num_layers: 4,
+        num_heads: 4,
+        d_ff: 384,
+        default_vocab: 1024,
+        default_batch: 16,
+        moe: Some(MoeShape {
+            num_experts: 8,
+            top_k: 2,
+            num_shared_experts: 0,
+            d_ff_expert: 192,
+            first_dense_layers: 0,
+        }),
     },
     TrainingPreset {
         name: "small",
@@ -59,6 +95,7 @@ pub const TRAINING_PRESETS: [TrainingPreset; 5] = [
         d_ff: 704,
         default_vocab: 2048,
         default_batch: 16,
+        moe: None,
     },
     TrainingPreset {
         name: "cs336-tinystories",
@@ -70,6 +107,7 @@ pub const TRAINING_PRESETS: [TrainingPreset; 5] = [
         d_ff: 1344,
         default_vocab: 10_000,
         default_batch: 32,
+        moe: None,
     },
     TrainingPreset {
         name: "gpt2-small",
@@ -81,6 +119,7 @@ pub const TRAINING_PRESETS: [TrainingPreset; 5] = [
         d_ff: 3072,
         default_vocab: 50_257,
         default_batch: 8,
+        moe: None,
     },
 ];
 
@@ -95,7 +134,20 @@ impl TrainingPreset {
             num_heads: self.num_heads,
             num_kv_heads: self.num_heads,
             d_ff: self.d_ff,
+            moe: self.moe,
         }
+    }
+
+    /// The dense preset whose forward FLOPs per token equal this one's active FLOPs (for a
+    /// mixture-of-experts preset; the router's few FLOPs aside), e.g. `tiny` for `tiny-moe`.
+    pub fn dense_twin(&self) -> Option<&'static TrainingPreset> {
+        let moe = self.moe?;
+        TRAINING_PRESETS.iter().find(|p| {
+            p.moe.is_none()
+                && (p.context_length, p.d_model, p.num_layers, p.num_heads)
+                    == (self.context_length, self.d_model, self.num_layers, self.num_heads)
+                && p.d_ff == (moe.top_k + moe.num_shared_experts) * moe.d_ff_expert
+        })
     }
 }
 
@@ -110,6 +162,11 @@ pub fn exercises() -> Vec<Exercise> {
     let nano = training_preset("nano").expect("listed").shape(512);
     let tokens_per_step = (8 * nano.context_length) as f64;
     let flops = flops_per_step(&nano, 8);
+    let tiny_moe = training_preset("tiny-moe").expect("listed");
+    let (total, active) = {
+        let p = tiny_moe.shape(1024).params();
+        (p.total as f64, p.active as f64)
+    };
     vec![
         Exercise::new(
             "train-untrained-loss",
@@ -140,6 +197,26 @@ pub fn exercises() -> Vec<Exercise> {
             "tokens/s",
             "tokens/s = tokens per step ÷ (FLOPs per step ÷ FLOP/s) = 512 ÷ (FLOPs per step / 10¹²). Compare \
              with the tokens/s the page measures: the ratio is your MFU against that peak.",
+        ),
+        Exercise::new(
+            "train-moe-active-share",
+            "tiny-moe routes each token to the top 2 of its 8 experts in every block. What fraction of the model's \
+             parameters (embeddings, attention and all experts counted, vocabulary 1,024) does one token use?",
+            active / total,
+            Tolerance::Relative(0.02),
+            "",
+            "Everything but the 6 experts a token skips in each block: active = total − blocks × (E − k) × 3·d·d_ff_expert. \
+             The page shows both counts under the model choice; the expert weights alone are used 2/8 = 25%.",
+        ),
+        Exercise::new(
+            "train-moe-balanced-loss",
+            "The load-balancing loss is E·Σᵢ fᵢ·Pᵢ (fᵢ: share of routed tokens, Pᵢ: mean router probability of \
+             expert i). What is it for tiny-moe's router when every expert gets exactly its share?",
+            1.0,
+            Tolerance::Absolute(1e-6),
+            "",
+            "fᵢ = Pᵢ = 1/E, so E · E · (1/E)² = 1, whatever E. Everything on one expert gives E (8 for tiny-moe); \
+             watch the Router panel's balance loss fall toward 1 as a run trains.",
         ),
     ]
 }

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::routing::{BlockRoutes, MoeMetrics};
 use crate::accounting::ModelShape;
 
 /// A checkpoint's files by name (see `train::checkpoint` for the names).
@@ -140,11 +141,15 @@ pub enum FromWorker {
         val_loss: f64,
     },
     /// A sample, and the model's most likely next tokens after the prompt (text, probability).
+    /// For a mixture-of-experts model, where each token of prompt + sample went (`route_tokens`
+    /// are those tokens as text, `routes` one entry per MoE block).
     Sample {
         step: usize,
         prompt: String,
         text: String,
         next: Vec<(String, f64)>,
+        route_tokens: Vec<String>,
+        routes: Vec<BlockRoutes>,
     },
     /// A checkpoint to store (the newest replaces the older).
     Checkpoint {
@@ -240,7 +245,7 @@ pub struct RunInfo {
 }
 
 /// One step as measured in the worker.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     pub step: usize,
     pub loss: f64,
@@ -249,6 +254,8 @@ pub struct StepReport {
     pub tokens_seen: u64,
     /// Wall time of this step (including its asynchronous read-back).
     pub seconds: f64,
+    /// The router's statistics (mixture-of-experts models).
+    pub moe: Option<MoeMetrics>,
 }
 
 /// The largest single buffer a training step of `shape` at `batch` allocates, in bytes (f32), and

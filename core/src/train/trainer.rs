@@ -19,6 +19,7 @@ use super::adamw::AdamWConfig;
 use super::data::{get_batch, TokenSlice};
 use super::optimizer::AdamW;
 pub use super::presets::flops_per_step;
+use super::routing::MoeMetrics;
 use super::schedule::cosine_lr;
 use super::TrainError;
 use crate::accounting::ModelShape;
@@ -98,15 +99,19 @@ impl TrainConfig {
 
 /// What one step measured. `step` counts the updates made before this batch, so the first record
 /// is step 0 with the untrained model's loss.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
     pub step: usize,
+    /// Cross-entropy (the router's auxiliary losses are in `moe`, so dense and MoE runs compare).
     pub loss: f64,
     pub lr: f64,
     /// Global gradient L2 norm before clipping.
     pub grad_norm: f64,
     /// Tokens processed in the whole run after this step.
     pub tokens_seen: u64,
+    /// The router's statistics, for a mixture-of-experts model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moe: Option<MoeMetrics>,
 }
 
 /// Speed of a step: tokens/s, achieved FLOP/s and model FLOPs utilization against `peak`.
@@ -219,19 +224,26 @@ impl<B: AutodiffBackend> Trainer<B> {
         let (batch, ctx) = (self.config.batch_size, self.model_config.context_length);
         let (inputs, targets) = get_batch::<B, _>(train, batch, ctx, &mut self.rng, &self.device);
         let model = self.model.take().expect("the model is present between steps");
-        let loss = lm_loss(&model, inputs, targets);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let loss = training_loss(&model, self.model_config.moe.as_ref(), inputs, targets);
+        let grads = GradientsParams::from_grads(loss.total.backward(), &model);
         let (model, norm) = self.optimizer.step(model, grads, lr, self.config.max_grad_norm);
         self.model = Some(model);
         self.tokens_seen += (batch * ctx) as u64;
-        let loss = read_scalar(loss.inner()).await?;
+        let cross_entropy = read_scalar(loss.cross_entropy.inner()).await?;
         let grad_norm = read_scalar(norm).await?;
-        for value in [loss, grad_norm] {
+        for value in [cross_entropy, grad_norm] {
             if !value.is_finite() {
                 return Err(TrainError::NonFinite { step, value });
             }
         }
-        Ok(StepMetrics { step, loss, lr, grad_norm, tokens_seen: self.tokens_seen })
+        let moe = match (loss.router, &self.model_config.moe) {
+            (Some((summary, routed)), Some(c)) => {
+                let values = read_values(summary.inner()).await?;
+                MoeMetrics::from_summaries(&values, c.num_experts, routed)
+            }
+            _ => None,
+        };
+        Ok(StepMetrics { step, loss: cross_entropy, lr, grad_norm, tokens_seen: self.tokens_seen, moe })
     }
 
     /// Mean loss over `eval_batches` windows of `val` drawn by a fixed RNG (the same windows at
@@ -289,11 +301,51 @@ pub fn lm_loss<B: Backend>(
     cross_entropy(logits.reshape([batch * seq, vocab]), targets.reshape([batch * seq]))
 }
 
+/// The loss of one training step and what it is made of.
+pub struct StepLoss<B: Backend> {
+    /// What is differentiated: cross-entropy + Σ over MoE blocks of α·balance + β·z-loss.
+    pub total: Tensor<B, 1>,
+    pub cross_entropy: Tensor<B, 1>,
+    /// Every MoE block's summary (`MoeStats::summary`) concatenated, and the pairs each routed.
+    pub router: Option<(Tensor<B, 1>, usize)>,
+}
+
+/// The training loss of a batch: [`lm_loss`]'s cross-entropy plus the router's auxiliary losses
+/// weighted as `moe` says.
+///
+/// # Shapes
+/// inputs, targets `[batch, seq]` → `[1]` each.
+pub fn training_loss<B: Backend>(
+    model: &TransformerLm<B>,
+    moe: Option<&crate::model::MoeConfig>,
+    inputs: Tensor<B, 2, burn::tensor::Int>,
+    targets: Tensor<B, 2, burn::tensor::Int>,
+) -> StepLoss<B> {
+    let [batch, seq] = inputs.dims();
+    let (logits, stats) = model.forward_routed(inputs); // [batch, seq, vocab]
+    let vocab = logits.dims()[2];
+    let cross_entropy = cross_entropy(logits.reshape([batch * seq, vocab]), targets.reshape([batch * seq]));
+    let (Some(moe), false) = (moe, stats.is_empty()) else {
+        return StepLoss { total: cross_entropy.clone(), cross_entropy, router: None };
+    };
+    let mut total = cross_entropy.clone();
+    for s in &stats {
+        total = total + s.balance.clone() * moe.balance_loss_weight + s.z.clone() * moe.z_loss_weight;
+    }
+    let routed = stats[0].routed;
+    let summary = Tensor::cat(stats.iter().map(|s| s.summary()).collect(), 0);
+    StepLoss { total, cross_entropy, router: Some((summary, routed)) }
+}
+
 /// A `[1]` tensor's value, read asynchronously.
 pub async fn read_scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f64, TrainError> {
+    Ok(f64::from(read_values(t).await?[0]))
+}
+
+/// A 1-D tensor's values, read asynchronously.
+pub async fn read_values<B: Backend>(t: Tensor<B, 1>) -> Result<Vec<f32>, TrainError> {
     let data = t.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
-    let v = data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
-    Ok(f64::from(v[0]))
+    data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))
 }
 
 /// Refuses model shapes that cannot be built (the message names the setting).
@@ -309,6 +361,9 @@ pub fn validate_model(c: &TransformerConfig) -> Result<(), TrainError> {
     }
     if !(c.rope_theta.is_finite() && c.rope_theta > 1.0) {
         return bad(format!("rope_theta {} must be a number above 1", c.rope_theta));
+    }
+    if let Some(moe) = &c.moe {
+        moe.validate(c.num_layers).map_err(TrainError::Config)?;
     }
     Ok(())
 }

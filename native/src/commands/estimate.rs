@@ -1,6 +1,6 @@
 //! `lmlab estimate …`: the compute lab.
 
-use lmlab::accounting::{ClusterForm, MemoryForm, ModelChoice, ShapeForm, TimeForm};
+use lmlab::accounting::{ClusterForm, MemoryForm, ModelChoice, ParamCount, ShapeForm, TimeForm};
 use lmlab::precision::{parse_shape, tensor_bytes, Format};
 use lmlab::units::{format_bytes, format_count, format_duration, format_number, parse_count};
 use lmlab::InputError;
@@ -40,6 +40,11 @@ fn model_choice(args: &ShapeArgs) -> Result<ModelChoice, InputError> {
         num_heads: text(&args.heads),
         num_kv_heads: text(&args.kv_heads),
         d_ff: text(&args.d_ff),
+        num_experts: text(&args.experts),
+        top_k: text(&args.top_k),
+        num_shared_experts: text(&args.shared_experts),
+        d_ff_expert: text(&args.expert_d_ff),
+        first_dense_layers: text(&args.first_dense_layers),
     }))
 }
 
@@ -65,11 +70,12 @@ pub fn time(args: &TimeArgs) -> Result<(), InputError> {
     }
     let e = &r.estimate;
     let f = &r.training_flops;
-    let mut pairs = vec![
-        ("parameters", format_count(f.params)),
-        ("tokens", format_count(f.tokens)),
-        ("FLOPs (6·N·D)", format_number(f.dense)),
-    ];
+    let mut pairs = if f.total_params > f.params {
+        vec![("active parameters N", format_count(f.params)), ("total parameters", format_count(f.total_params))]
+    } else {
+        vec![("parameters", format_count(f.params))]
+    };
+    pairs.extend([("tokens", format_count(f.tokens)), ("FLOPs (6·N·D)", format_number(f.dense))]);
     if f.attention > 0.0 {
         pairs.push(("+ attention FLOPs", format_number(f.attention)));
     }
@@ -102,12 +108,15 @@ struct ModelReport {
     preset: Option<String>,
     /// The parameter total (also in `params.total`), for scripts.
     total_params: u64,
+    /// The parameters one token uses (also in `params.active`; `total_params` for a dense model).
+    active_params: u64,
     /// Forward matmul FLOPs of `batch` sequences of `seq_len` tokens (also in `forward.matmul_flops`).
     forward_flops: f64,
     shape: lmlab::accounting::ModelShape,
-    params: lmlab::accounting::ParamCount,
+    params: ParamCount,
     forward: lmlab::accounting::ForwardFlops,
-    /// Forward FLOPs per token by the 2·N rule and the attention term it leaves out.
+    /// Forward FLOPs per token by the 2·N rule (N: active parameters) and the attention term it
+    /// leaves out.
     forward_flops_per_token_2n: f64,
     attention_flops_per_token: f64,
     /// Training FLOPs per token ≈ 3 × forward.
@@ -126,10 +135,11 @@ pub fn model(args: &ModelArgs) -> Result<(), InputError> {
     let report = ModelReport {
         preset: args.shape.preset.clone(),
         total_params: params.total,
+        active_params: params.active,
         forward_flops: forward.matmul_flops,
         shape,
         params,
-        forward_flops_per_token_2n: 2.0 * params.total as f64,
+        forward_flops_per_token_2n: 2.0 * params.active as f64,
         attention_flops_per_token: 4.0 * shape.num_layers as f64 * seq_len as f64 * shape.d_model as f64,
         training_flops_per_token: 3.0 * forward.total_flops / (batch as f64 * seq_len as f64),
         forward,
@@ -138,29 +148,8 @@ pub fn model(args: &ModelArgs) -> Result<(), InputError> {
         print_json(&report);
         return Ok(());
     }
-    println!(
-        "model: vocab {} · context {} · d_model {} · {} layers · {} heads ({} KV) · d_ff {}",
-        shape.vocab_size,
-        shape.context_length,
-        shape.d_model,
-        shape.num_layers,
-        shape.num_heads,
-        shape.num_kv_heads,
-        shape.d_ff
-    );
-    let total = params.total as f64;
-    let share = |n: u64| format!("{:.1}%", 100.0 * n as f64 / total);
-    print_table(
-        &["parameters", "count", "share"],
-        &[
-            vec!["token embedding".into(), format_count(params.token_embedding as f64), share(params.token_embedding)],
-            vec!["attention (Q, K, V, O)".into(), format_count(params.attention as f64), share(params.attention)],
-            vec!["SwiGLU feed-forward".into(), format_count(params.feed_forward as f64), share(params.feed_forward)],
-            vec!["RMSNorm gains".into(), format_count(params.norms as f64), share(params.norms)],
-            vec!["LM head".into(), format_count(params.lm_head as f64), share(params.lm_head)],
-            vec!["total".into(), format!("{} ({})", format_count(total), params.total), "100%".into()],
-        ],
-    );
+    println!("model: {}", shape.summary());
+    print_table(&["parameters", "count", "share"], &param_rows(&params, shape.moe.is_some()));
     println!();
     println!("forward FLOPs for {batch} × {seq_len} tokens:");
     let rows: Vec<Vec<String>> = report
@@ -184,6 +173,35 @@ pub fn model(args: &ModelArgs) -> Result<(), InputError> {
         ("training per token", format_number(report.training_flops_per_token)),
     ]);
     Ok(())
+}
+
+/// The parameter table: by component, then the total, and for a mixture of experts the router
+/// and the active parameters (what one token uses: the FLOPs follow these, memory the total).
+fn param_rows(params: &ParamCount, moe: bool) -> Vec<Vec<String>> {
+    let total = params.total as f64;
+    let row = |name: &str, n: u64| {
+        vec![name.to_string(), format_count(n as f64), format!("{:.1}%", 100.0 * n as f64 / total)]
+    };
+    let ffn = if moe { "SwiGLU feed-forward (all experts)" } else { "SwiGLU feed-forward" };
+    let mut rows = vec![
+        row("token embedding", params.token_embedding),
+        row("attention (Q, K, V, O)", params.attention),
+        row(ffn, params.feed_forward),
+    ];
+    if moe {
+        rows.push(row("MoE router", params.router));
+    }
+    rows.extend([
+        row("RMSNorm gains", params.norms),
+        row("LM head", params.lm_head),
+        vec!["total".into(), format!("{} ({})", format_count(total), params.total), "100%".into()],
+    ]);
+    if moe {
+        let mut active = row("active per token", params.active);
+        active[1] = format!("{} ({})", format_count(params.active as f64), params.active);
+        rows.push(active);
+    }
+    rows
 }
 
 pub fn memory(args: &MemoryArgs) -> Result<(), InputError> {

@@ -4,6 +4,7 @@ pub mod estimate;
 pub mod exercises;
 pub mod float;
 pub mod hardware;
+pub mod route;
 pub mod sample;
 pub mod tokenize;
 pub mod train;

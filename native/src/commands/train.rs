@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
-use lmlab::model::TransformerConfig;
+use lmlab::model::{MoeConfig, TransformerConfig};
 use lmlab::tokenize::token_file::{encode_ids, id_width, TokenFileInfo};
 use lmlab::tokenize::train::{train_bpe, TrainEvent};
 use lmlab::tokenize::{Bpe, TokenizeError, Tokenizer};
@@ -17,16 +17,17 @@ use lmlab::train::bench::bench_train;
 use lmlab::train::checkpoint::{check_vocab, Checkpoint};
 use lmlab::train::data::{split_validation, unigram_entropy, TokenSlice};
 use lmlab::train::presets::training_preset;
+use lmlab::train::routing::MoeMetrics;
 use lmlab::train::run::{run, RunEnd, RunHooks, RunSpec};
-use lmlab::train::trainer::{flops_per_step, throughput, StepMetrics, TrainConfig, Trainer};
+use lmlab::train::trainer::{flops_per_step, throughput, validate_model, StepMetrics, TrainConfig, Trainer};
 use lmlab::train::TrainError;
-use lmlab::units::{parse_count, parse_positive, parse_whole};
+use lmlab::units::{parse_count, parse_number, parse_positive, parse_whole};
 use lmlab::InputError;
 use serde_json::json;
 
 use crate::backend::{catch_quietly, dispatch, pick, Job, Picked};
 use crate::checkpoint_dir;
-use crate::cli::{BenchTrainArgs, BpeSource, DeviceArg, TrainModelArgs};
+use crate::cli::{BenchTrainArgs, BpeSource, DeviceArg, MoeArgs, TrainModelArgs};
 use crate::commands::sample::print_samples;
 use crate::commands::tokenize::{load_bpe, read_text};
 use crate::CliResult;
@@ -56,6 +57,7 @@ pub fn main_job() -> CliResult {
         checkpoint_every: None,
         out: None,
         resume: None,
+        moe: Default::default(),
         device: DeviceArg { device: "auto".into(), gpu: None },
         seed: None,
         log_every: "10".into(),
@@ -213,6 +215,72 @@ fn preset(name: &str, vocab_size: usize) -> Result<TransformerConfig, InputError
     Ok(TransformerConfig::from_shape(&training_preset(name)?.shape(vocab_size)))
 }
 
+/// `--experts`, `--top-k` … on top of the preset or config: `--experts` turns a dense model into a
+/// mixture of experts whose experts are d_ff / top-k wide (the dense model's active FLOPs); the
+/// other flags adjust an existing MoE model. Ranges are checked by `validate_model`.
+fn apply_moe(model: &mut TransformerConfig, a: &MoeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let count = |flag: &str, v: &Option<String>| v.as_deref().map(|s| parse_count(flag, s)).transpose();
+    let whole = |flag: &str, v: &Option<String>| v.as_deref().map(|s| parse_whole(flag, s)).transpose();
+    let experts = count("--experts", &a.experts)?;
+    let top_k = count("--top-k", &a.top_k)?;
+    let mut moe = match (model.moe.take(), experts) {
+        (Some(m), _) => m,
+        (None, Some(e)) => {
+            let k = top_k.unwrap_or(2.min(e)) as usize;
+            MoeConfig::new(e as usize, k, (model.d_ff / k).max(1)).with_capacity_factor(Some(1.25))
+        }
+        (None, None) => {
+            let given = [
+                ("--top-k", &a.top_k),
+                ("--expert-d-ff", &a.expert_d_ff),
+                ("--shared-experts", &a.shared_experts),
+                ("--first-dense-layers", &a.first_dense_layers),
+                ("--capacity-factor", &a.capacity_factor),
+                ("--balance-weight", &a.balance_weight),
+                ("--z-weight", &a.z_weight),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, v)| v.is_some()) {
+                return Err(InputError::new(
+                    *flag,
+                    "set",
+                    "--experts too: this model is dense (use a -moe preset or --experts N)",
+                )
+                .into());
+            }
+            return Ok(());
+        }
+    };
+    if let Some(e) = experts {
+        moe.num_experts = e as usize;
+    }
+    if let Some(k) = top_k {
+        moe.top_k = k as usize;
+    }
+    if let Some(f) = count("--expert-d-ff", &a.expert_d_ff)? {
+        moe.d_ff_expert = f as usize;
+    }
+    if let Some(s) = whole("--shared-experts", &a.shared_experts)? {
+        moe.num_shared_experts = s as usize;
+    }
+    if let Some(l) = whole("--first-dense-layers", &a.first_dense_layers)? {
+        moe.first_dense_layers = l as usize;
+    }
+    if let Some(c) = &a.capacity_factor {
+        moe.capacity_factor = match c.trim() {
+            "none" | "off" => None,
+            text => Some(parse_number("--capacity-factor", text)?),
+        };
+    }
+    if let Some(w) = &a.balance_weight {
+        moe.balance_loss_weight = parse_number("--balance-weight", w)?;
+    }
+    if let Some(w) = &a.z_weight {
+        moe.z_loss_weight = parse_number("--z-weight", w)?;
+    }
+    model.moe = Some(moe);
+    Ok(())
+}
+
 /// A preset's default BPE vocabulary when training one (1,024 for an unknown name, which
 /// `preset` then refuses).
 fn preset_vocab(name: &str) -> usize {
@@ -290,18 +358,23 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
             None => None,
         };
         let default_vocab = from_file.as_ref().map_or_else(|| preset_vocab(&preset_name), |c| c.vocab_size);
-        let (tokenizer, tokenizer_source) = new_tokenizer(args, default_vocab, quiet)?;
-        let mut model = match from_file {
-            Some(c) => {
-                check_vocab(&tokenizer, c.vocab_size, &args.config.as_ref().expect("set").display().to_string())?;
-                c
-            }
-            None => preset(&preset_name, tokenizer.vocab_size())?,
+        // The shape is settled and checked before the tokenizer is trained, so a bad preset or
+        // MoE setting is refused at once; the preset's vocabulary then follows the tokenizer.
+        let mut model = match &from_file {
+            Some(c) => c.clone(),
+            None => preset(&preset_name, default_vocab)?,
         };
+        apply_moe(&mut model, &args.moe)?;
+        validate_model(&model)?;
+        let config = train_config(args)?;
+        let (tokenizer, tokenizer_source) = new_tokenizer(args, default_vocab, quiet)?;
+        match &args.config {
+            Some(path) => check_vocab(&tokenizer, model.vocab_size, &path.display().to_string())?,
+            None => model.vocab_size = tokenizer.vocab_size(),
+        }
         if let Some(c) = &args.context {
             model.context_length = parse_count("--context", c)? as usize;
         }
-        let config = train_config(args)?;
         let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&preset_name));
         (TrainerSource::New { model, config }, tokenizer, tokenizer_source, args.data.clone(), out)
     };
@@ -413,6 +486,7 @@ impl Job for TrainJob {
             "device_reason": picked.reason,
             "vocab_size": model_config.vocab_size,
             "params": params,
+            "active_params": shape.params().active,
             "model": model_config,
             "train": trainer.config,
             "train_tokens": train.len(),
@@ -436,6 +510,21 @@ impl Job for TrainJob {
                 model_config.context_length,
                 model_config.vocab_size
             );
+            if let Some(m) = &model_config.moe {
+                println!(
+                    "mixture of experts: {} of {} parameters active per token; {} experts of d_ff {}, top-{}, {} \
+                     shared, capacity factor {}, balance weight {}, z-loss weight {}",
+                    shape.params().active,
+                    params,
+                    m.num_experts,
+                    m.d_ff_expert,
+                    m.top_k,
+                    m.num_shared_experts,
+                    m.capacity_factor.map_or("none".to_string(), |c| c.to_string()),
+                    m.balance_loss_weight,
+                    m.z_loss_weight
+                );
+            }
             println!(
                 "data: {} — {} training tokens, {} validation tokens; unigram entropy {:.3} nats/token (ln V = {:.3})",
                 train.name(),
@@ -485,6 +574,7 @@ impl Job for TrainJob {
             val_loss: None,
             started: Instant::now(),
             saved_step: None,
+            moe: None,
         };
         let spec = RunSpec {
             train,
@@ -569,6 +659,8 @@ struct CliHooks {
     val_loss: Option<f64>,
     started: Instant,
     saved_step: Option<usize>,
+    /// The newest step's router statistics (MoE models).
+    moe: Option<MoeMetrics>,
 }
 
 impl CliHooks {
@@ -577,6 +669,20 @@ impl CliHooks {
         let speed = self.tokens_per_s.map_or(String::new(), |t| format!(", {t:.0} tokens/s"));
         let mfu = self.mfu.map_or(String::new(), |u| format!(", MFU {:.1}%", 100.0 * u));
         format!(" ({:.0} s{speed}{mfu})", self.started.elapsed().as_secs_f64())
+    }
+
+    /// The router's health for logs: balance loss (1 = even), the busiest expert against an even
+    /// share, z-loss and dropped pairs.
+    fn router_note(&self) -> String {
+        self.moe.as_ref().map_or(String::new(), |m| {
+            format!(
+                "  router: balance {:.3}, busiest expert {:.2}× even, z-loss {:.3}, dropped {:.1}%",
+                m.balance_loss,
+                m.max_load(),
+                m.z_loss,
+                100.0 * m.dropped_fraction
+            )
+        })
     }
 }
 
@@ -602,13 +708,15 @@ impl RunHooks for CliHooks {
                 "{}",
                 json!({"event": "step", "step": m.step, "loss": m.loss, "lr": m.lr, "grad_norm": m.grad_norm,
                        "tokens_seen": m.tokens_seen, "step_seconds": step_s, "tokens_per_s": self.tokens_per_s,
-                       "mfu": self.mfu})
+                       "mfu": self.mfu, "moe": m.moe})
             );
         }
         let val = self.val_loss.map_or(String::new(), |v| format!("  val {v:.3}"));
         let speed = self.tokens_per_s.map_or(String::new(), |t| format!("  {:.0} tok/s", t));
         let mfu = self.mfu.map_or(String::new(), |u| format!("  MFU {:.1}%", 100.0 * u));
-        self.bar.set_message(format!("loss {:.3}{val}{speed}{mfu}", m.loss));
+        let balance = m.moe.as_ref().map_or(String::new(), |r| format!("  balance {:.2}", r.balance_loss));
+        self.moe = m.moe.clone();
+        self.bar.set_message(format!("loss {:.3}{val}{speed}{mfu}{balance}", m.loss));
         self.bar.inc(1);
         !self.stop.load(Ordering::SeqCst)
     }
@@ -619,9 +727,9 @@ impl RunHooks for CliHooks {
             println!("{}", json!({"event": "eval", "step": step, "val_loss": val_loss}));
         } else if self.bar.is_hidden() {
             // Not a terminal (a log file, CI): plain lines instead of the bar.
-            println!("step {step:>6}: validation loss {val_loss:.4}{}", self.progress_note());
+            println!("step {step:>6}: validation loss {val_loss:.4}{}{}", self.progress_note(), self.router_note());
         } else {
-            self.bar.println(format!("step {step:>6}: validation loss {val_loss:.4}"));
+            self.bar.println(format!("step {step:>6}: validation loss {val_loss:.4}{}", self.router_note()));
         }
     }
 
@@ -718,6 +826,87 @@ impl Job for BenchJob {
                     100.0 * u
                 ))
             );
+        }
+        Ok(())
+    }
+}
+
+/// `lmlab bench moe`: a mixture-of-experts preset and the dense preset of equal active FLOPs
+/// (`tiny-moe` ↔ `tiny`), the same batch on the same device in one run; the ratio of step times
+/// is the cost of routing (router, dispatch, capacity padding, combine).
+pub fn bench_moe(args: &BenchTrainArgs) -> CliResult {
+    let name = if args.preset == "tiny" { "tiny-moe".to_string() } else { args.preset.clone() };
+    let moe_preset = training_preset(&name)?;
+    let dense_preset = moe_preset.dense_twin().ok_or_else(|| {
+        InputError::new("--preset", &name, "a mixture-of-experts preset with a dense twin: nano-moe or tiny-moe")
+    })?;
+    let vocab = match &args.vocab_size {
+        Some(v) => parse_count("--vocab-size", v)? as usize,
+        None => moe_preset.default_vocab,
+    };
+    let steps = parse_count("--steps", &args.steps)? as usize;
+    let warmup = parse_count("--warmup", &args.warmup)? as usize;
+    let batch = match &args.batch {
+        Some(b) => parse_count("--batch", b)? as usize,
+        None => moe_preset.default_batch,
+    };
+    let picked = pick_with_gpu(&args.device)?;
+    if !args.json {
+        println!("device: {}", picked.describe());
+    }
+    let job = BenchMoeJob {
+        models: [
+            (dense_preset.name, TransformerConfig::from_shape(&dense_preset.shape(vocab))),
+            (moe_preset.name, TransformerConfig::from_shape(&moe_preset.shape(vocab))),
+        ],
+        batch,
+        steps,
+        warmup,
+        json: args.json,
+    };
+    match catch_quietly(|| dispatch(&picked, job)) {
+        Ok(result) => result,
+        Err(panic) => Err(explain_panic(&panic, &picked).into()),
+    }
+}
+
+struct BenchMoeJob {
+    /// The dense model first, then the MoE model.
+    models: [(&'static str, TransformerConfig); 2],
+    batch: usize,
+    steps: usize,
+    warmup: usize,
+    json: bool,
+}
+
+impl Job for BenchMoeJob {
+    type Output = CliResult;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device, picked: &Picked) -> CliResult {
+        let mut rows = Vec::new();
+        for (name, model) in &self.models {
+            let r = pollster::block_on(bench_train::<B>(model, self.batch, self.warmup, self.steps, None, &device))?;
+            let p = model.shape().params();
+            rows.push(json!({"preset": name, "params": p.total, "active_params": p.active,
+                             "ms_per_step": r.ms_per_step, "tokens_per_s": r.tokens_per_s}));
+            if !self.json {
+                println!(
+                    "{name:>9}: {:>9} params ({:>9} active), batch {} × {}: {:8.1} ms/step, {:8.0} tokens/s",
+                    p.total, p.active, self.batch, model.context_length, r.ms_per_step, r.tokens_per_s
+                );
+            }
+        }
+        let ratio =
+            rows[1]["ms_per_step"].as_f64().unwrap_or(f64::NAN) / rows[0]["ms_per_step"].as_f64().unwrap_or(1.0);
+        if self.json {
+            println!(
+                "{}",
+                json!({"device": picked.kind.key(), "device_name": picked.name, "batch": self.batch,
+                       "steps": self.steps, "warmup_steps": self.warmup, "dense": rows[0], "moe": rows[1],
+                       "moe_over_dense_step_time": ratio})
+            );
+        } else {
+            println!("MoE step time / dense step time at equal active FLOPs: {ratio:.2}× (goal ≤ 1.5×)");
         }
         Ok(())
     }

@@ -22,7 +22,7 @@ pub struct ComputeProps {
 }
 
 /// Every input of the page: (URL key, default). The URL carries exactly these keys.
-const FIELDS: [(&str, &str); 19] = [
+const FIELDS: [(&str, &str); 24] = [
     ("model", "gpt2-xl"),
     ("params", "70B"),
     ("vocab", "50257"),
@@ -32,6 +32,11 @@ const FIELDS: [(&str, &str); 19] = [
     ("heads", "12"),
     ("kv_heads", ""),
     ("d_ff", "3072"),
+    ("experts", ""),
+    ("top_k", ""),
+    ("shared_experts", ""),
+    ("expert_d_ff", ""),
+    ("first_dense", ""),
     ("tokens", "50B"),
     ("gpu", "h100"),
     ("gpus", "8"),
@@ -43,6 +48,25 @@ const FIELDS: [(&str, &str); 19] = [
     ("precision", "mixed-bf16"),
     ("batch", "64"),
 ];
+
+/// The custom shape's fields (in the URL only when the model is custom).
+const SHAPE_KEYS: [&str; 12] = [
+    "vocab",
+    "context",
+    "d_model",
+    "layers",
+    "heads",
+    "kv_heads",
+    "d_ff",
+    "experts",
+    "top_k",
+    "shared_experts",
+    "expert_d_ff",
+    "first_dense",
+];
+
+/// The mixture-of-experts fields of the custom shape (all empty: a dense model).
+const MOE_KEYS: [&str; 5] = ["experts", "top_k", "shared_experts", "expert_d_ff", "first_dense"];
 
 /// The model selector's two non-preset choices.
 const PARAMS_ONLY: &str = "params";
@@ -75,6 +99,11 @@ fn field_of(err: &InputError) -> &'static str {
         "heads" => "heads",
         "kv heads" | "KV heads" => "kv_heads",
         "d_ff" => "d_ff",
+        "experts" => "experts",
+        "top-k" => "top_k",
+        "shared experts" => "shared_experts",
+        "expert d_ff" => "expert_d_ff",
+        "first dense layers" => "first_dense",
         _ => "model",
     }
 }
@@ -102,6 +131,11 @@ fn evaluate(f: &Form) -> Evaluated {
             num_heads: get("heads"),
             num_kv_heads: get("kv_heads"),
             d_ff: get("d_ff"),
+            num_experts: get("experts"),
+            top_k: get("top_k"),
+            num_shared_experts: get("shared_experts"),
+            d_ff_expert: get("expert_d_ff"),
+            first_dense_layers: get("first_dense"),
         })),
         preset => Some(ModelChoice::Preset(preset.to_string())),
     };
@@ -133,10 +167,9 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
     {
         use_effect_with((*form).clone(), |f| {
             let custom = f.get("model").map(String::as_str) == Some(CUSTOM);
-            let shape_keys = ["vocab", "context", "d_model", "layers", "heads", "kv_heads", "d_ff"];
             let params = f
                 .iter()
-                .filter(|(k, _)| custom || !shape_keys.contains(k))
+                .filter(|(k, _)| custom || !SHAPE_KEYS.contains(k))
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect();
             route::replace_params(Page::Compute, params);
@@ -158,6 +191,11 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
                         ("heads", s.num_heads),
                         ("kv_heads", s.num_kv_heads),
                         ("d_ff", s.d_ff),
+                        ("experts", s.num_experts),
+                        ("top_k", s.top_k),
+                        ("shared_experts", s.num_shared_experts),
+                        ("expert_d_ff", s.d_ff_expert),
+                        ("first_dense", s.first_dense_layers),
                     ] {
                         next.insert(k, val);
                     }
@@ -195,6 +233,8 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
         ("fp32".to_string(), "fp32".to_string()),
     ];
     let model_key = f.get("model").cloned().unwrap_or_default();
+    // The MoE group opens when it holds a value or an error (a dense shape keeps it folded).
+    let moe_open = MOE_KEYS.iter().any(|k| !value(k).trim().is_empty() || error_for(k).is_some());
 
     html! {
         <section class="lab compute">
@@ -217,6 +257,16 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
                         { text("kv_heads", "KV heads", Some("empty = heads")) }
                         { text("d_ff", "d_ff", None) }
                     </div>
+                    <details class="moe-fields" id="f-moe" open={moe_open}>
+                        <summary>{"Mixture of experts"}</summary>
+                        <div class="row">
+                            { text("experts", "routed experts", Some("empty = dense model")) }
+                            { text("top_k", "top-k", Some("routed experts per token")) }
+                            { text("shared_experts", "shared experts", Some("always on; empty = 0")) }
+                            { text("expert_d_ff", "d_ff per expert", Some("empty = d_ff")) }
+                            { text("first_dense", "first dense layers", Some("keep d_ff; empty = 0")) }
+                        </div>
+                    </details>
                 }
                 <div class="row">
                     <SelectField id="f-gpu" label="GPU" options={gpu_options} value={value("gpu")} onchange={set("gpu")} />
@@ -260,7 +310,12 @@ fn time_view(time: &Result<TimeReport, InputError>) -> Html {
                         <span class="sub">{ format!("{} hours ({}) on {} × {}", format_count(e.hours), format_duration(e.seconds), e.gpus, e.gpu) }</span>
                     </div>
                     <dl>
-                        <dt>{"parameters N"}</dt><dd id="time-params">{ format_count(f.params) }</dd>
+                        if f.total_params > f.params {
+                            <dt>{"active parameters N"}</dt><dd id="time-params">{ format_count(f.params) }</dd>
+                            <dt>{"total parameters"}</dt><dd id="time-total-params">{ format_count(f.total_params) }</dd>
+                        } else {
+                            <dt>{"parameters N"}</dt><dd id="time-params">{ format_count(f.params) }</dd>
+                        }
                         <dt>{"FLOPs 6·N·D"}</dt><dd>{ format_number(f.dense) }</dd>
                         if f.attention > 0.0 { <dt>{"+ attention (QKᵀ, AV)"}</dt><dd>{ format_number(f.attention) }</dd> }
                         <dt>{"total FLOPs"}</dt><dd id="time-flops" data-flops={e.flops.to_string()}>{ format_number(e.flops) }</dd>
@@ -280,13 +335,16 @@ fn model_view(shape: Option<&ModelShape>) -> Html {
     };
     let p = s.params();
     let fwd = s.forward_flops(1, s.context_length);
-    let param_rows = [
+    let moe = s.moe.is_some();
+    let mut param_rows = vec![
         ("token embedding", p.token_embedding),
         ("attention (Q, K, V, O)", p.attention),
-        ("SwiGLU feed-forward", p.feed_forward),
-        ("RMSNorm gains", p.norms),
-        ("LM head", p.lm_head),
+        (if moe { "SwiGLU feed-forward (all experts)" } else { "SwiGLU feed-forward" }, p.feed_forward),
     ];
+    if moe {
+        param_rows.push(("MoE router", p.router));
+    }
+    param_rows.extend([("RMSNorm gains", p.norms), ("LM head", p.lm_head)]);
     let bars: Vec<Bar> = fwd
         .components
         .iter()
@@ -299,8 +357,7 @@ fn model_view(shape: Option<&ModelShape>) -> Html {
     html! {
         <section>
             <h2>{"Model"}</h2>
-            <p>{ format!("vocab {} · context {} · d_model {} · {} layers · {} heads ({} KV) · d_ff {}",
-                s.vocab_size, s.context_length, s.d_model, s.num_layers, s.num_heads, s.num_kv_heads, s.d_ff) }</p>
+            <p>{ s.summary() }</p>
             <div class="two-col">
                 <table class="params" id="params-table">
                     <thead><tr><th>{"parameters"}</th><th>{"count"}</th><th>{"share"}</th></tr></thead>
@@ -310,12 +367,19 @@ fn model_view(shape: Option<&ModelShape>) -> Html {
                                 <td>{ format!("{:.1}%", 100.0 * *n as f64 / p.total as f64) }</td></tr>
                         }) }
                         <tr class="total"><th scope="row">{"total"}</th><td id="params-total" data-params={p.total.to_string()}>{ format!("{} ({})", format_count(p.total as f64), p.total) }</td><td>{"100%"}</td></tr>
+                        if moe {
+                            <tr class="total"><th scope="row">{"active per token"}</th><td id="params-active" data-params={p.active.to_string()}>{ format!("{} ({})", format_count(p.active as f64), p.active) }</td>
+                                <td>{ format!("{:.1}%", 100.0 * p.active as f64 / p.total as f64) }</td></tr>
+                        }
                     </tbody>
                 </table>
                 <div>
                     <h3>{ format!("Forward FLOPs of one {}-token sequence: {}", s.context_length, format_number(fwd.matmul_flops)) }</h3>
                     <BarChart id="flops-chart" bars={bars} />
                     <p class="hint">{"Matmuls cost 2·B·D·K. Training ≈ 3× forward (the backward pass does two matmuls per forward one)."}</p>
+                    if moe {
+                        <p class="hint" id="params-moe-note">{"A token runs through its top-k routed experts and the shared ones: FLOPs (and 6·N·D) follow the active parameters, while memory holds every expert."}</p>
+                    }
                 </div>
             </div>
         </section>

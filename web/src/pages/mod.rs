@@ -6,3 +6,4 @@ pub mod home;
 pub mod precision;
 pub mod tokenizers;
 pub mod train;
+pub mod train_moe;

@@ -325,9 +325,19 @@ pub fn train_lab(props: &TrainProps) -> Html {
     let last_val = st.evals.last().map(|e| e.1);
     let ln_v = info.as_ref().map(|i| (i.vocab_size as f64).ln());
     let planned = parsed.as_ref().ok().map(|p| {
-        let params = p.shape.params().total;
-        (params, flops_per_step(&p.shape, p.settings.batch_size))
+        let params = p.shape.params();
+        (params.total, params.active, flops_per_step(&p.shape, p.settings.batch_size))
     });
+    // The twin of equal active FLOPs (MoE ↔ dense) of the run just made, with the same settings.
+    let twin = {
+        let shown = if st.preset.is_empty() { form.preset.clone() } else { st.preset.clone() };
+        let base = TrainForm { preset: shown, ..(*form).clone() };
+        base.with_twin().filter(|_| !st.phase.busy() && (st.info.is_some() || st.previous.is_some())).map(|t| {
+            let name = t.preset.clone();
+            let form = form.clone();
+            (name, Callback::from(move |_: MouseEvent| form.set(t.clone())))
+        })
+    };
 
     let series = vec![
         Series { label: "training loss".into(), points: st.steps.iter().map(|s| (s.step as f64, s.loss)).collect() },
@@ -422,10 +432,22 @@ pub fn train_lab(props: &TrainProps) -> Html {
                         options={vec![("webgpu".to_string(), "WebGPU (burn's wgpu backend)".to_string()), ("cpu".to_string(), "CPU (burn's flex backend in wasm, one thread)".to_string())]}
                         value={form.backend.clone()} onchange={set(|f, v| f.backend = v)} />
                 </div>
-                if let Some((params, flops)) = planned {
-                    <p class="hint" id="train-plan">
-                        { format!("{} parameters · {} FLOPs per step (3 × forward, from the Compute lab's accounting)",
-                            format_count(params as f64), format_number(flops)) }
+                if form.preset == CUSTOM {
+                    <div class="row">
+                        <TextField id="train-experts" label="Experts (empty: dense)" value={form.experts.clone()} oninput={set(|f, v| f.experts = v)} error={field_error("experts")} />
+                        if !form.experts.trim().is_empty() {
+                            <TextField id="train-top-k" label="Top-k" value={form.top_k.clone()} oninput={set(|f, v| f.top_k = v)} error={field_error("top_k")} />
+                            <TextField id="train-d-ff-expert" label="d_ff per expert" value={form.d_ff_expert.clone()} oninput={set(|f, v| f.d_ff_expert = v)} error={field_error("d_ff_expert")} />
+                            <TextField id="train-shared" label="Shared experts" value={form.shared_experts.clone()} oninput={set(|f, v| f.shared_experts = v)} error={field_error("shared_experts")} />
+                        }
+                    </div>
+                }
+                if let Some((params, active, flops)) = planned {
+                    <p class="hint" id="train-plan" data-params={params.to_string()} data-active={active.to_string()}>
+                        { format!("{} parameters{} · {} FLOPs per step (3 × forward, from the Compute lab's accounting)",
+                            format_count(params as f64),
+                            if active < params { format!(" ({} active per token)", format_count(active as f64)) } else { String::new() },
+                            format_number(flops)) }
                     </p>
                 }
                 if let Some(e) = &limit_error { <p class="error" id="train-limit-error" role="alert">{ e }</p> }
@@ -524,6 +546,9 @@ pub fn train_lab(props: &TrainProps) -> Html {
                 </section>
             }
 
+            { super::train_moe::router_panel(&st) }
+            { super::train_moe::comparison_panel(&st, twin) }
+
             if !st.samples.is_empty() {
                 <section class="panel samples" id="train-samples">
                     <h2>{"Samples"}</h2>
@@ -538,6 +563,7 @@ pub fn train_lab(props: &TrainProps) -> Html {
                                         <tr><td class="token"><code>{ format!("{t:?}") }</code></td><td class="prob" data-p={p.to_string()}>{ format!("{:.4}", p) }</td></tr>
                                     }) }
                                 </table>
+                                { super::train_moe::route_heatmap(s) }
                             }
                         </article>
                     }) }

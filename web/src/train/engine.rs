@@ -15,6 +15,7 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend as BurnBackend};
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
+use lmlab::model::moe::sequence_routes;
 use lmlab::model::TransformerLm;
 use lmlab::sample::{generate, next_token_probabilities, SamplingConfig};
 use lmlab::tokenize::train::TrainEvent;
@@ -475,15 +476,31 @@ impl<'a> Hooks<'a> {
             let next = next_token_probabilities(model, context_length, &prompt, 5)
                 .await?
                 .into_iter()
-                .map(|(id, p)| (self.tokenizer.decode(&[id]).unwrap_or_else(|_| format!("#{id}")), p))
+                .map(|(id, p)| (self.token_text(id), p))
                 .collect();
-            Ok::<_, TrainError>((text, next))
+            // Where the router sends each token of prompt + sample (the last context's worth).
+            let mut routed: Vec<u32> = prompt.iter().copied().filter(|&i| Some(i) != special).collect();
+            routed.extend(&kept);
+            let routed = routed.split_off(routed.len().saturating_sub(context_length));
+            let routes = sequence_routes(model, &routed).await.map_err(TrainError::Device)?;
+            let route_tokens =
+                if routes.is_empty() { Vec::new() } else { routed.iter().map(|&id| self.token_text(id)).collect() };
+            Ok::<_, TrainError>((text, next, route_tokens, routes))
         }
         .await;
         match result {
-            Ok((text, next)) => self.engine.out.send(FromWorker::Sample { step, prompt: prompt_text, text, next }),
+            Ok((text, next, route_tokens, routes)) => {
+                self.engine.out.send(FromWorker::Sample { step, prompt: prompt_text, text, next, route_tokens, routes })
+            }
             Err(e) => self.engine.fail("sampling", e),
         }
+    }
+
+    /// One token as text (a token that is not valid UTF-8 on its own shows as its bytes' lossy text).
+    fn token_text(&self, id: u32) -> String {
+        self.tokenizer.decode(&[id]).unwrap_or_else(|_| {
+            String::from_utf8_lossy(&self.tokenizer.token_bytes(id).unwrap_or_default()).into_owned()
+        })
     }
 }
 
@@ -498,6 +515,7 @@ impl RunHooks for Hooks<'_> {
             grad_norm: m.grad_norm,
             tokens_seen: m.tokens_seen,
             seconds,
+            moe: m.moe.clone(),
         }));
         !self.stop
     }

@@ -61,6 +61,42 @@ pub struct Sample {
     pub prompt: String,
     pub text: String,
     pub next: Vec<(String, f64)>,
+    /// Prompt + sample as tokens, and where a mixture-of-experts model routed each (empty: dense).
+    pub route_tokens: Vec<String>,
+    pub routes: Vec<lmlab::train::routing::BlockRoutes>,
+}
+
+/// The run before this one, kept for the side-by-side curves (e.g. a MoE model and its dense twin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousRun {
+    pub preset: String,
+    pub parameters: u64,
+    /// (tokens seen, wall seconds since the first step, training loss) per step.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+impl PreviousRun {
+    /// The curve of a run's steps, or none for a run without steps.
+    pub fn of(state: &TrainState) -> Option<Self> {
+        let info = state.info.as_ref()?;
+        (!state.steps.is_empty()).then(|| PreviousRun {
+            preset: state.preset.clone(),
+            parameters: info.parameters,
+            points: loss_points(&state.steps),
+        })
+    }
+}
+
+/// (tokens seen, cumulative wall seconds, loss) of each step.
+pub fn loss_points(steps: &[StepReport]) -> Vec<(f64, f64, f64)> {
+    let mut seconds = 0.0;
+    steps
+        .iter()
+        .map(|s| {
+            seconds += s.seconds;
+            (s.tokens_seen as f64, seconds, s.loss)
+        })
+        .collect()
 }
 
 /// The newest checkpoint of this page session, for the download link.
@@ -97,6 +133,8 @@ pub struct TrainState {
     pub benchmarking: bool,
     /// The last benchmark: what was asked, on which device, the measurement.
     pub bench: Option<(BenchRequest, String, BenchReport)>,
+    /// The previous run of this page session, for comparison.
+    pub previous: Option<PreviousRun>,
 }
 
 struct Session {
@@ -200,6 +238,9 @@ pub fn send_live(live: lmlab::train::protocol::LiveSettings) {
 fn new_run(corpus: &Corpus, bundled: bool, preset: String, status: &str) {
     let corpus = Rc::new(corpus.clone());
     update(|s| {
+        if let Some(previous) = PreviousRun::of(s) {
+            s.previous = Some(previous);
+        }
         s.phase = Phase::Preparing;
         s.info = None;
         s.steps.clear();
@@ -285,8 +326,8 @@ fn on_message(msg: FromWorker) {
         }),
         FromWorker::Step(r) => update(|s| s.steps.push(r)),
         FromWorker::Eval { step, val_loss } => update(|s| s.evals.push((step, val_loss))),
-        FromWorker::Sample { step, prompt, text, next } => update(|s| {
-            s.samples.insert(0, Sample { step, prompt, text, next });
+        FromWorker::Sample { step, prompt, text, next, route_tokens, routes } => update(|s| {
+            s.samples.insert(0, Sample { step, prompt, text, next, route_tokens, routes });
             s.samples.truncate(12);
         }),
         FromWorker::Checkpoint { step, files } => keep_checkpoint(step, files),
