@@ -23,8 +23,9 @@ pub struct ModelShape {
     /// The dense feed-forward width (every block of a dense model; the first
     /// `moe.first_dense_layers` blocks of a mixture-of-experts model).
     pub d_ff: u64,
-    /// Mixture-of-experts feed-forward layers; `None` for a dense model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Mixture-of-experts feed-forward layers; `None` for a dense model. Always serialized (as
+    /// `null` when dense): the Train page's worker messages are bincode, which cannot skip a field.
+    #[serde(default)]
     pub moe: Option<MoeShape>,
 }
 

@@ -57,7 +57,7 @@ pub fn router_panel(st: &TrainState) -> Html {
                     { for m.expert_fraction.iter().enumerate().map(|(b, row)| html! {
                         <div class="expert-row" data-block={b.to_string()}>
                             <span class="block-label">{ format!("block {b}") }</span>
-                            <div class="bars">
+                            <div class="moe-bars">
                                 { for row.iter().enumerate().map(|(e, f)| {
                                     let height = (f / (2.0 * even)).min(1.0) * 100.0;
                                     html! {
@@ -126,7 +126,7 @@ fn route_cell(b: &BlockRoutes, t: usize) -> Html {
 pub fn comparison_panel(st: &TrainState, twin: Option<(String, Callback<MouseEvent>)>) -> Html {
     let twin_button = twin.map(|(name, cb)| {
         html! {
-            <p class="actions"><button id="train-twin" onclick={cb}>{ format!("Set up its dense twin ({name}) with the same settings") }</button>
+            <p class="actions"><button id="train-twin" onclick={cb}>{ format!("Set up its twin of equal active FLOPs ({name}) with the same settings") }</button>
             <span class="hint">{" then Start: this run's curve stays for comparison."}</span></p>
         }
     });

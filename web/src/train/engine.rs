@@ -478,10 +478,11 @@ impl<'a> Hooks<'a> {
                 .into_iter()
                 .map(|(id, p)| (self.token_text(id), p))
                 .collect();
-            // Where the router sends each token of prompt + sample (the last context's worth).
+            // Where the router sends each token of prompt + sample, from the prompt's start (at
+            // most one context: the positions the model was trained on).
             let mut routed: Vec<u32> = prompt.iter().copied().filter(|&i| Some(i) != special).collect();
             routed.extend(&kept);
-            let routed = routed.split_off(routed.len().saturating_sub(context_length));
+            routed.truncate(context_length);
             let routes = sequence_routes(model, &routed).await.map_err(TrainError::Device)?;
             let route_tokens =
                 if routes.is_empty() { Vec::new() } else { routed.iter().map(|&id| self.token_text(id)).collect() };
