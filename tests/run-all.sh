@@ -104,7 +104,7 @@ step "the built site in Chromium, end to end"
 run_tests cargo test --release -p lmlab-acceptance --features lmlab/cpu,lmlab/hardware --test browser -- --ignored --test-threads 1
 
 step "benchmark: training tokens/s in the browser vs native (same machine, same run)"
-LMLAB_BENCH_STEPS=${LMLAB_BENCH_STEPS:-2} cargo bench -p lmlab-acceptance --features lmlab/cpu,lmlab/hardware --bench train_browser
+LMLAB_BENCH_STEPS=${LMLAB_BENCH_STEPS:-2} LMLAB_BENCH_MOE_BACKENDS=${LMLAB_BENCH_MOE_BACKENDS:-cpu} cargo bench -p lmlab-acceptance --features lmlab/cpu,lmlab/hardware --bench train_browser
 
 step "done in $((SECONDS - START)) s"
 passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p; s/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')

@@ -15,7 +15,8 @@
 //! `cargo bench -p lmlab-acceptance --bench train_browser --features lmlab/cpu,lmlab/hardware`
 //! after `trunk build --release` (tests/run-all.sh runs it with small settings). Settings:
 //! LMLAB_BENCH_PRESET (tiny), LMLAB_BENCH_BATCH (4), LMLAB_BENCH_STEPS (3), LMLAB_BENCH_CPU (1: also
-//! the CPU pair), LMLAB_BENCH_MOE (tiny-moe; empty: skip the MoE comparison).
+//! the CPU pair), LMLAB_BENCH_MOE (tiny-moe; empty: skip the MoE comparison), LMLAB_BENCH_MOE_BACKENDS
+//! (webgpu,cpu: the page backends the MoE pair runs on).
 
 use std::time::{Duration, Instant};
 
@@ -139,9 +140,12 @@ async fn main() {
             .ok()
             .and_then(|p| p.dense_twin())
             .expect("LMLAB_BENCH_MOE names a MoE preset with a dense twin");
-        let backends: &[(&str, &str)] =
-            if with_cpu { &[("webgpu", "wgpu"), ("cpu", "cpu")] } else { &[("webgpu", "wgpu")] };
-        for (page_backend, native_device) in backends {
+        let wanted = env("LMLAB_BENCH_MOE_BACKENDS", if with_cpu { "webgpu,cpu" } else { "webgpu" });
+        let backends: Vec<(&str, &str)> = [("webgpu", "wgpu"), ("cpu", "cpu")]
+            .into_iter()
+            .filter(|(page, _)| wanted.split(',').any(|w| w.trim() == *page))
+            .collect();
+        for (page_backend, native_device) in &backends {
             let (_, dense_ms, _) = page_bench(d, page_backend, twin.name, &batch, &steps).await;
             let (_, moe_ms, _) = page_bench(d, page_backend, &moe_preset, &batch, &steps).await;
             let native = native_moe_bench(native_device, &moe_preset, &batch, &steps);

@@ -793,15 +793,15 @@ async fn train_page_trains_a_mixture_of_experts_and_shows_its_router() {
     wait_text(d, "#train-moe-dropped", |t| t.contains("pairs")).await;
     assert_eq!(d.find_all(By::Css("#train-moe-chart polyline.series")).await.unwrap().len(), 2);
 
-    // Sample from the finished model: the heat map shows each token's first-choice expert.
-    click(d, "#train-sample").await;
-    let map = wait_train(d, &format!("#train-routes[data-step='{steps}']"), 300).await;
+    // The finished run's sample: the heat map shows each token's first-choice expert.
+    wait_train(d, &format!("#train-routes[data-step='{steps}']"), 300).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut page_tokens = Vec::new();
-    for th in map.find_all(By::Css("th.token")).await.unwrap() {
+    for th in d.find_all(By::Css("#train-routes th.token")).await.unwrap() {
         page_tokens.push(th.text().await.unwrap());
     }
     let tokens = page_tokens.len();
-    let map_rows = map.find_all(By::Css("tbody tr")).await.unwrap();
+    let map_rows = d.find_all(By::Css("#train-routes tbody tr")).await.unwrap();
     assert_eq!(map_rows.len(), 2);
     let mut page_first = Vec::new();
     for row in &map_rows {

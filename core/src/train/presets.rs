@@ -55,8 +55,7 @@ pub const TRAINING_PRESETS: [TrainingPreset; 7] = [
     },
     TrainingPreset {
         name: "nano-moe",
-        description: "nano with 4 experts of half width, top-2 — the same active FLOPs as nano, twice its \
-                      feed-forward parameters",
+        description: "nano, with 4 half-width experts, top-2: nano's active FLOPs",
         context_length: 64,
         d_model: 64,
         num_layers: 2,
@@ -68,8 +67,7 @@ pub const TRAINING_PRESETS: [TrainingPreset; 7] = [
     },
     TrainingPreset {
         name: "tiny-moe",
-        description: "tiny with 8 experts of half width, top-2 — the same active FLOPs as tiny, 4× its \
-                      feed-forward parameters",
+        description: "tiny, with 8 half-width experts, top-2: tiny's active FLOPs",
         context_length: 128,
         d_model: 128,
         num_layers: 4,
