@@ -4,9 +4,11 @@
 # 1. Installs what is missing, idempotently: the wasm32 target, wasm-bindgen-cli at the exact
 #    version in Cargo.lock, trunk, Debian's chromium + chromium-driver, and binaryen's wasm-opt
 #    (npm `binaryen@132`: Debian's 108 writes modules that fail to load).
-# 2. Runs: native tests of all crates (release, so the build is shared with the CLI), including the
-#    CLI's training end to end (CPU, and wgpu on Mesa's lavapipe) and the main job (`lmlab` with no
-#    arguments trains the tiny model for a few minutes and must learn); an interop
+# 2. Runs: native tests of all crates (release; the CLI binary is built in the same cargo
+#    invocation as the tests, with the same features, so burn is compiled once), including the
+#    CLI's training end to end (CPU, and wgpu on Mesa's lavapipe), the main job (`lmlab` alone
+#    starts `lmlab train`'s default run, and that run, shortened, must learn) and the agreement of
+#    the CLI and the Train page on one run plan; an interop
 #    check that HF tokenizers and tiktoken (from PyPI, in a venv) read lmlab's files; core's and
 #    web's wasm tests in headless Chromium (a few training steps on WebGPU); `trunk build --release`
 #    (the app and the Train page's worker bundle); the built site end to end in Chromium
@@ -19,8 +21,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 START=$SECONDS
 LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
-step() { printf '\n==> [%4ds] %s\n' $((SECONDS - START)) "$*"; }
+TIMES=$(mktemp)
+trap 'rm -f "$LOG" "$TIMES"' EXIT
+STEP=""
+STEP_START=$SECONDS
+# Starts a step; the previous one's seconds go to the summary printed at the end.
+step() {
+  [ -n "$STEP" ] && printf '%6ds  %s\n' $((SECONDS - STEP_START)) "$STEP" >>"$TIMES"
+  STEP="$*"
+  STEP_START=$SECONDS
+  printf '\n==> [%4ds] %s\n' $((SECONDS - START)) "$*"
+}
 # Runs a test command, keeping its output for the final tally.
 run_tests() { "$@" 2>&1 | tee -a "$LOG"; }
 
@@ -41,7 +52,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
-  env -u CARGO_TARGET_DIR cargo install trunk --version "$TRUNK_VERSION" --locked --force
+  # A debug build: trunk only copies files and runs wasm-bindgen and wasm-opt, and an optimized
+  # build of its ~300 crates takes twice as long on a fresh machine.
+  env -u CARGO_TARGET_DIR cargo install trunk --version "$TRUNK_VERSION" --locked --force --debug
 fi
 apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
@@ -69,12 +82,18 @@ if cargo tree -p web --target wasm32-unknown-unknown -e normal --prefix none | g
   exit 1
 fi
 
+# Every native cargo command selects the same packages and features, so they share one build:
+# lmlab/cpu, the model's tests need burn's CPU backend (the app's bundle never gets it);
+# lmlab/hardware, the WGSL kernels on wgpu (Mesa's lavapipe on a machine without a GPU).
+# tests/src/lib.rs builds the CLI with the same selection (NATIVE_BUILD).
+NATIVE=(--release --workspace --exclude web --features lmlab/cpu,lmlab/hardware)
+
+step "native build: the CLI and every test, one cargo invocation (release)"
+# The CLI binary with the tests: the acceptance tests run it (and must never find a stale one).
+cargo build "${NATIVE[@]}" --bins --tests
+
 step "native tests of every crate (release)"
-# The CLI binary first: the acceptance tests run it (and must never find a stale one).
-cargo build --release -p native
-# lmlab/cpu: the model's tests need burn's CPU backend (the app's bundle never gets it).
-# lmlab/hardware: the WGSL kernels on wgpu (Mesa's lavapipe on a machine without a GPU).
-run_tests cargo test --release --workspace --exclude web --features lmlab/cpu,lmlab/hardware
+run_tests cargo test "${NATIVE[@]}"
 
 step "interop: HF tokenizers and tiktoken read the tokenizer files lmlab writes"
 VENV=$CACHE/py-venv
@@ -101,12 +120,15 @@ done
 step "the built site in Chromium, end to end"
 # One browser at a time: two Chromiums on two cores make the timeouts flaky.
 # lmlab/cpu: the Train page's checkpoint is loaded natively and compared (same features as above).
-run_tests cargo test --release -p lmlab-acceptance --features lmlab/cpu,lmlab/hardware --test browser -- --ignored --test-threads 1
+run_tests cargo test "${NATIVE[@]}" --test browser -- --ignored --test-threads 1
 
 step "benchmark: training tokens/s in the browser vs native (same machine, same run)"
-LMLAB_BENCH_STEPS=${LMLAB_BENCH_STEPS:-2} LMLAB_BENCH_MOE_BACKENDS=${LMLAB_BENCH_MOE_BACKENDS:-cpu} cargo bench -p lmlab-acceptance --features lmlab/cpu,lmlab/hardware --bench train_browser
+LMLAB_BENCH_STEPS=${LMLAB_BENCH_STEPS:-2} LMLAB_BENCH_MOE_BACKENDS=${LMLAB_BENCH_MOE_BACKENDS:-cpu} \
+  cargo bench "${NATIVE[@]:1}" --bench train_browser
 
 step "done in $((SECONDS - START)) s"
+echo "seconds per step:"
+cat "$TIMES"
 passed=$(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed.*/\1/p; s/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
 failed=$(sed -n 's/^test result: .* \([0-9]*\) failed;.*/\1/p; s/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$LOG" | awk '{s += $1} END {print s + 0}')
 echo "screenshots: tests/screenshots/"

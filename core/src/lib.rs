@@ -9,6 +9,7 @@
 //! * [`accounting`] — FLOPs, parameter counts, memory and training time of transformers on real hardware.
 //! * [`model`], [`train`], [`sample`] (feature `model`) — the CS336 transformer generic over burn's
 //!   backends, its training loop and checkpoints, and decoding.
+//! * [`telemetry`] — what a run reports: step metrics, FLOPs per step, tokens/s and MFU (no burn).
 //! * [`hardware`] — WGSL kernels (bandwidth, naive → register-blocked matmul) that measure a GPU
 //!   through wgpu (feature `hardware`), checked against a CPU reference and placed on a roofline.
 //! * [`exercise`] — "predict, then check" questions whose answers are computed by the modules above.
@@ -23,6 +24,7 @@ pub mod model;
 pub mod precision;
 #[cfg(feature = "model")]
 pub mod sample;
+pub mod telemetry;
 pub mod tokenize;
 pub mod train;
 pub mod units;

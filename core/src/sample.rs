@@ -13,7 +13,18 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::model::transformer::KvCache;
 use crate::model::TransformerLm;
-use crate::train::TrainError;
+use crate::tokenize::{Bpe, TokenizeError, Tokenizer, END_OF_TEXT};
+
+/// What stops a sample, with what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error("{0}")]
+    Config(String),
+    #[error("the device failed while sampling: {0}")]
+    Device(String),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizeError),
+}
 
 /// How to pick each next token.
 #[derive(Config, Debug, PartialEq)]
@@ -36,12 +47,15 @@ pub struct SamplingConfig {
 
 impl SamplingConfig {
     /// Refuses settings that do not define a distribution, naming the setting.
-    pub fn validate(&self) -> Result<(), TrainError> {
+    pub fn validate(&self) -> Result<(), SampleError> {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
-            return Err(TrainError::Config(format!("temperature {} must be 0 (greedy) or positive", self.temperature)));
+            return Err(SampleError::Config(format!(
+                "temperature {} must be 0 (greedy) or positive",
+                self.temperature
+            )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(TrainError::Config(format!("top-p {} must be in (0, 1]", self.top_p)));
+            return Err(SampleError::Config(format!("top-p {} must be in (0, 1]", self.top_p)));
         }
         Ok(())
     }
@@ -119,10 +133,10 @@ pub async fn generate<B: Backend>(
     config: &SamplingConfig,
     stop: Option<u32>,
     mut on_token: impl FnMut(u32) -> bool,
-) -> Result<Vec<u32>, TrainError> {
+) -> Result<Vec<u32>, SampleError> {
     config.validate()?;
     if prompt.is_empty() {
-        return Err(TrainError::Config("the prompt is empty: give at least one token".into()));
+        return Err(SampleError::Config("the prompt is empty: give at least one token".into()));
     }
     let device = model.token_embeddings.weight.device();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -143,9 +157,9 @@ pub async fn generate<B: Backend>(
         let logits = model.forward_cached(ids, &mut cache); // [1, n, vocab]
         let vocab = logits.dims()[2];
         let last = logits.slice([0..1, n - 1..n, 0..vocab]).reshape([vocab]);
-        let data = last.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
+        let data = last.into_data_async().await.map_err(|e| SampleError::Device(format!("{e:?}")))?;
         let logits: Vec<f32> =
-            data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
+            data.convert::<f32>().into_vec::<f32>().map_err(|e| SampleError::Device(format!("{e:?}")))?;
         let next = choose(&logits, config, &mut rng);
         tokens.push(next);
         out.push(next);
@@ -167,9 +181,9 @@ pub async fn next_token_probabilities<B: Backend>(
     context_length: usize,
     prompt: &[u32],
     k: usize,
-) -> Result<Vec<(u32, f64)>, TrainError> {
+) -> Result<Vec<(u32, f64)>, SampleError> {
     if prompt.is_empty() {
-        return Err(TrainError::Config("the prompt is empty: give at least one token".into()));
+        return Err(SampleError::Config("the prompt is empty: give at least one token".into()));
     }
     let device = model.token_embeddings.weight.device();
     let window = &prompt[prompt.len().saturating_sub(context_length)..];
@@ -178,13 +192,66 @@ pub async fn next_token_probabilities<B: Backend>(
     let logits = model.forward(Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, n]), &device));
     let vocab = logits.dims()[2];
     let last = logits.slice([0..1, n - 1..n, 0..vocab]).reshape([vocab]);
-    let data = last.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
-    let logits: Vec<f32> = data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let data = last.into_data_async().await.map_err(|e| SampleError::Device(format!("{e:?}")))?;
+    let logits: Vec<f32> =
+        data.convert::<f32>().into_vec::<f32>().map_err(|e| SampleError::Device(format!("{e:?}")))?;
     let probs = distribution(&logits, &SamplingConfig::new().with_temperature(1.0));
     let mut ranked: Vec<(u32, f64)> = probs.into_iter().enumerate().map(|(i, p)| (i as u32, p)).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(k);
     Ok(ranked)
+}
+
+/// A prompt's ids; an empty prompt starts a new document at `<|endoftext|>`.
+pub fn prompt_ids(tokenizer: &Bpe, prompt: &str) -> Result<Vec<u32>, SampleError> {
+    if !prompt.is_empty() {
+        return Ok(tokenizer.encode_text(prompt));
+    }
+    tokenizer.token_id(END_OF_TEXT.as_bytes()).map(|id| vec![id]).ok_or_else(|| {
+        SampleError::Config("the prompt is empty and the tokenizer has no <|endoftext|> to start from".into())
+    })
+}
+
+/// A finished sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The prompt's ids (`<|endoftext|>` for an empty prompt).
+    pub prompt: Vec<u32>,
+    /// The ids generated, the stopping `<|endoftext|>` included when it came.
+    pub tokens: Vec<u32>,
+    /// The generated text (without `<|endoftext|>`).
+    pub text: String,
+}
+
+impl Completion {
+    /// The generated ids without `<|endoftext|>`.
+    pub fn text_ids(&self, tokenizer: &Bpe) -> Vec<u32> {
+        let stop = tokenizer.token_id(END_OF_TEXT.as_bytes());
+        self.tokens.iter().copied().filter(|&id| Some(id) != stop).collect()
+    }
+}
+
+/// Text after `prompt`: its ids, generation until `<|endoftext|>` or `config.max_tokens`, the new
+/// tokens decoded. `on_bytes` sees each new token's bytes as it is chosen (`<|endoftext|>` is not
+/// shown) and may return false to stop. What `lmlab sample`, the main job's samples and the Train
+/// page's samples all call.
+pub async fn complete<B: Backend>(
+    model: &TransformerLm<B>,
+    context_length: usize,
+    tokenizer: &Bpe,
+    prompt: &str,
+    config: &SamplingConfig,
+    mut on_bytes: impl FnMut(&[u8]) -> bool,
+) -> Result<Completion, SampleError> {
+    let ids = prompt_ids(tokenizer, prompt)?;
+    let stop = tokenizer.token_id(END_OF_TEXT.as_bytes());
+    let tokens = generate(model, context_length, &ids, config, stop, |id| {
+        Some(id) == stop || on_bytes(&tokenizer.token_bytes(id).unwrap_or_default())
+    })
+    .await?;
+    let mut done = Completion { prompt: ids, tokens, text: String::new() };
+    done.text = tokenizer.decode(&done.text_ids(tokenizer))?;
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -12,18 +12,57 @@ use std::sync::{Mutex, OnceLock};
 use burn::backend::Autodiff;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
-use lmlab::accounting::{match_device_name, Gpu};
+use lmlab::accounting::{find_gpu, match_device_name, Gpu};
+use lmlab::train::plan::Backend as Kind;
+use lmlab::train::prepare::DeviceLabel;
+use lmlab::train::TrainError;
 use lmlab::InputError;
+
+use crate::cli::DeviceArg;
+use crate::CliResult;
 
 /// A job generic over the backend: the CLI's commands implement it once and run on any device.
 pub trait Job {
-    type Output;
-    fn run<B: AutodiffBackend>(self, device: B::Device, picked: &Picked) -> Self::Output;
+    fn run<B: AutodiffBackend>(self, device: B::Device, picked: &Picked) -> CliResult;
+}
+
+/// The device `--device` (and `--gpu`, the catalog GPU whose peak MFU is measured against when
+/// the device's own name is not recognized) asks for.
+pub fn pick_device(arg: &DeviceArg) -> Result<Picked, Box<dyn std::error::Error>> {
+    let mut picked = pick(&arg.device)?;
+    if let Some(g) = &arg.gpu {
+        picked.gpu = Some(find_gpu(g)?);
+    }
+    Ok(picked)
+}
+
+/// Runs `job` on the picked backend. Backends panic on out-of-memory and lost devices: those come
+/// back as errors that say what to change, not as crashes.
+pub fn run_job<J: Job>(picked: &Picked, job: J) -> CliResult {
+    match catch_quietly(|| dispatch(picked, job)) {
+        Ok(result) => result,
+        Err(panic) => Err(explain_panic(&panic, picked).into()),
+    }
+}
+
+/// Turns a backend panic into advice.
+fn explain_panic(message: &str, picked: &Picked) -> TrainError {
+    let lower = message.to_ascii_lowercase();
+    let first = message.lines().next().unwrap_or("");
+    if ["out of memory", "outofmemory", "out_of_memory", "allocat"].iter().any(|k| lower.contains(k)) {
+        TrainError::Device(format!(
+            "{} ran out of memory ({first}): lower --batch, --context or the preset",
+            picked.kind.key()
+        ))
+    } else {
+        TrainError::Device(format!("{} failed: {first}", picked.kind.key()))
+    }
 }
 
 /// The backend a job runs on, and what the lab knows about it.
 #[derive(Debug, Clone)]
 pub struct Picked {
+    /// Which burn backend (CUDA, wgpu or the CPU; never WebGPU, which is the browser's).
     pub kind: Kind,
     /// The device's name (GPU model, adapter, or "CPU").
     pub name: String,
@@ -31,23 +70,6 @@ pub struct Picked {
     pub reason: String,
     /// The catalog entry when the name is a known GPU (for MFU).
     pub gpu: Option<Gpu>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Cuda,
-    Wgpu,
-    Cpu,
-}
-
-impl Kind {
-    pub fn key(self) -> &'static str {
-        match self {
-            Kind::Cuda => "cuda",
-            Kind::Wgpu => "wgpu",
-            Kind::Cpu => "cpu",
-        }
-    }
 }
 
 impl Picked {
@@ -61,10 +83,15 @@ impl Picked {
     pub fn describe(&self) -> String {
         format!("{} ({}) — {}", self.kind.key(), self.name, self.reason)
     }
+
+    /// The device as a run's header names it.
+    pub fn label(&self) -> DeviceLabel {
+        DeviceLabel { backend: self.kind, name: self.name.clone(), reason: self.reason.clone(), limits: None }
+    }
 }
 
 /// Runs `job` on the backend `picked` chose.
-pub fn dispatch<J: Job>(picked: &Picked, job: J) -> J::Output {
+fn dispatch<J: Job>(picked: &Picked, job: J) -> CliResult {
     match picked.kind {
         #[cfg(feature = "cuda")]
         Kind::Cuda => job.run::<Autodiff<burn::backend::Cuda>>(Default::default(), picked),

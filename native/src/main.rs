@@ -41,10 +41,10 @@ fn main() {
         Some(Command::Train(args)) => commands::train::train(&args),
         Some(Command::Sample(args)) => commands::sample::sample(&args),
         Some(Command::Route(args)) => commands::route::route(&args),
-        Some(Command::Convert(args)) => commands::sample::convert(&args),
+        Some(Command::Convert(args)) => commands::convert::convert(&args),
         Some(Command::Bench { command: BenchCommand::Tokenize(args) }) => commands::tokenize::bench(&args),
-        Some(Command::Bench { command: BenchCommand::Train(args) }) => commands::train::bench(&args),
-        Some(Command::Bench { command: BenchCommand::Moe(args) }) => commands::train::bench_moe(&args),
+        Some(Command::Bench { command: BenchCommand::Train(args) }) => commands::bench::train(&args),
+        Some(Command::Bench { command: BenchCommand::Moe(args) }) => commands::bench::moe(&args),
         Some(Command::Bench { command: BenchCommand::Hardware(args) }) => commands::hardware::bench(&args),
     };
     if let Err(err) = outcome {

@@ -18,54 +18,32 @@
 //! the CPU pair), LMLAB_BENCH_MOE (tiny-moe; empty: skip the MoE comparison), LMLAB_BENCH_MOE_BACKENDS
 //! (webgpu,cpu: the page backends the MoE pair runs on).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lmlab_acceptance::browser::Browser;
 use lmlab_acceptance::site::Site;
-use lmlab_acceptance::{lmlab, repo_root};
-use thirtyfour::prelude::*;
+use lmlab_acceptance::train_page::TRAIN_ERRORS;
+use lmlab_acceptance::{dist, lmlab};
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-async fn wait(d: &WebDriver, css: &str, secs: u64) -> WebElement {
-    let start = Instant::now();
-    loop {
-        if let Ok(el) = d.find(By::Css(css)).await {
-            return el;
-        }
-        if let Ok(e) = d.find(By::Css("#train-error")).await {
-            panic!("the Train page failed: {}", e.text().await.unwrap_or_default());
-        }
-        assert!(start.elapsed() < Duration::from_secs(secs), "{css} did not appear within {secs} s");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn set_field(d: &WebDriver, css: &str, value: &str) {
-    let el = d.find(By::Css(css)).await.unwrap();
-    el.clear().await.unwrap();
-    el.send_keys(value).await.unwrap();
-}
-
-async fn select(d: &WebDriver, css: &str, value: &str) {
-    d.find(By::Css(&format!("{css} option[value='{value}']"))).await.unwrap().click().await.unwrap();
-}
-
-/// The page's benchmark on `backend` (`webgpu` or `cpu`): (tokens/s, ms/step, warm-up s, device).
-async fn page_bench(d: &WebDriver, backend: &str, preset: &str, batch: &str, steps: &str) -> (f64, f64, String) {
-    select(d, "#train-preset", preset).await;
-    select(d, "#train-backend", backend).await;
-    set_field(d, "#train-batch", batch).await;
-    set_field(d, "#train-bench-steps", steps).await;
-    // The previous result disappears when a new measurement starts.
-    d.find(By::Css("#train-bench")).await.unwrap().click().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let el = wait(d, "#train-bench-result", 3600).await;
-    let tps: f64 = el.attr("data-tokens-per-s").await.unwrap().unwrap().parse().unwrap();
-    let ms: f64 = el.attr("data-ms-per-step").await.unwrap().unwrap().parse().unwrap();
-    (tps, ms, el.text().await.unwrap())
+/// The page's benchmark on `backend` (`webgpu` or `cpu`): (tokens/s, ms/step, the result's text).
+async fn page_bench(b: &Browser, backend: &str, preset: &str, batch: &str, steps: &str) -> (f64, f64, String) {
+    b.select("#train-preset", preset).await;
+    b.select("#train-backend", backend).await;
+    b.type_into("#train-batch", batch).await;
+    b.type_into("#train-bench-steps", steps).await;
+    // The page counts the measurements asked for; the result shown carries its number.
+    let n: u64 = b.attr("#train-bench-panel", "data-benchmarks").await.parse().unwrap();
+    b.click("#train-bench").await;
+    let wanted = (n + 1).to_string();
+    b.wait_attr("#train-bench-result", "data-benchmark", 3600, |k| k == wanted).await;
+    let text = b.wait_text("#train-bench-result", |t| !t.is_empty()).await;
+    let tps: f64 = b.attr("#train-bench-result", "data-tokens-per-s").await.parse().unwrap();
+    let ms: f64 = b.attr("#train-bench-result", "data-ms-per-step").await.parse().unwrap();
+    (tps, ms, text)
 }
 
 /// `lmlab bench train --json` on `device`: (tokens/s, ms/step, device name).
@@ -102,17 +80,18 @@ async fn main() {
     let batch = env("LMLAB_BENCH_BATCH", "4");
     let steps = env("LMLAB_BENCH_STEPS", "3");
     let with_cpu = env("LMLAB_BENCH_CPU", "1") == "1";
-    let vocab = lmlab::train::presets::training_preset(&preset).expect("a training preset").default_vocab.to_string();
-    let dist = std::env::var("LMLAB_DIST").map(Into::into).unwrap_or_else(|_| repo_root().join("dist"));
-    let site = Site::serve(&dist);
-    let browser = Browser::start().await;
-    let d = &browser.driver;
+    let vocab = lmlab::accounting::training_preset(&preset).expect("a training preset").default_vocab().to_string();
+    let site = Site::serve(&dist());
+    let mut browser = Browser::start().await;
+    browser.fail_on(&TRAIN_ERRORS);
+    let b = &browser;
     let opened = Instant::now();
-    d.goto(format!("{}/#/train", site.url)).await.unwrap();
-    let adapter = wait(d, "#train-adapter", 300).await.text().await.unwrap();
+    b.goto(&format!("{}/#/train", site.url)).await;
+    let adapter = b.wait_for("#train-adapter", 300).await.text().await.unwrap();
     let load_s = opened.elapsed().as_secs_f64();
     // First contentful paint of the page (the main bundle; the worker loads after it).
-    let fcp = d
+    let fcp = b
+        .driver
         .execute(
             "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : -1;",
             vec![],
@@ -124,11 +103,11 @@ async fn main() {
         .unwrap_or(-1.0);
 
     let mut rows = Vec::new();
-    let (btps, bms, btext) = page_bench(d, "webgpu", &preset, &batch, &steps).await;
+    let (btps, bms, btext) = page_bench(b, "webgpu", &preset, &batch, &steps).await;
     let (ntps, nms, nname) = native_bench("wgpu", &preset, &vocab, &batch, &steps);
     rows.push(("WebGPU in Chromium", btps, bms, "native wgpu", ntps, nms, format!("{adapter} | {nname}"), btext));
     if with_cpu {
-        let (btps, bms, btext) = page_bench(d, "cpu", &preset, &batch, &steps).await;
+        let (btps, bms, btext) = page_bench(b, "cpu", &preset, &batch, &steps).await;
         let (ntps, nms, nname) = native_bench("cpu", &preset, &vocab, &batch, &steps);
         rows.push(("CPU (wasm, 1 thread)", btps, bms, "native CPU (flex, all cores)", ntps, nms, nname, btext));
     }
@@ -136,7 +115,7 @@ async fn main() {
     let moe_preset = env("LMLAB_BENCH_MOE", "tiny-moe");
     let mut moe_rows = Vec::new();
     if !moe_preset.is_empty() {
-        let twin = lmlab::train::presets::training_preset(&moe_preset)
+        let twin = lmlab::accounting::training_preset(&moe_preset)
             .ok()
             .and_then(|p| p.dense_twin())
             .expect("LMLAB_BENCH_MOE names a MoE preset with a dense twin");
@@ -146,8 +125,8 @@ async fn main() {
             .filter(|(page, _)| wanted.split(',').any(|w| w.trim() == *page))
             .collect();
         for (page_backend, native_device) in &backends {
-            let (_, dense_ms, _) = page_bench(d, page_backend, twin.name, &batch, &steps).await;
-            let (_, moe_ms, _) = page_bench(d, page_backend, &moe_preset, &batch, &steps).await;
+            let (_, dense_ms, _) = page_bench(b, page_backend, twin.name, &batch, &steps).await;
+            let (_, moe_ms, _) = page_bench(b, page_backend, &moe_preset, &batch, &steps).await;
             let native = native_moe_bench(native_device, &moe_preset, &batch, &steps);
             moe_rows.push((*page_backend, twin.name, dense_ms, moe_ms, native));
         }

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod site;
+pub mod train_page;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,13 +14,21 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A `Command` for the `lmlab` binary of the same build profile as the running test. Cargo only
-/// builds binaries for their own package's tests, so the first call runs `cargo build -p native`
-/// (a no-op when it is up to date; tests/run-all.sh also builds it first, since a build cache
-/// shared by several clones can leave another clone's binary in place).
+/// builds binaries for their own package's tests, so the first call builds it — with the very
+/// package selection and features of the test command ([`NATIVE_BUILD`]), so that the binary and
+/// the tests share one build of the backends (another selection would unify other features and
+/// compile burn a second time). A no-op when up to date; tests/run-all.sh builds it first, since
+/// a build cache shared by several clones can leave another clone's binary in place.
 pub fn lmlab() -> Command {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     Command::new(BUILT.get_or_init(build_lmlab))
 }
+
+/// How the test command builds everything native: the workspace but the web app, with the model's
+/// CPU backend and the Hardware lab's kernels, test targets included (their dev-dependencies take
+/// part in feature unification, so the binary must be built together with them).
+pub const NATIVE_BUILD: [&str; 7] =
+    ["--workspace", "--exclude", "web", "--features", "lmlab/cpu,lmlab/hardware", "--bins", "--tests"];
 
 /// What one `lmlab` invocation printed and returned.
 pub struct Output {
@@ -46,14 +55,35 @@ fn build_lmlab() -> PathBuf {
     {
         let target_dir = profile_dir.parent().expect("target dir");
         let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "-p", "native", "--target-dir"]).arg(target_dir);
+        build.arg("build").args(NATIVE_BUILD).arg("--target-dir").arg(target_dir);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             build.arg("--release");
         }
-        let status = build.current_dir(repo_root()).status().expect("run cargo build -p native");
-        assert!(status.success(), "cargo build -p native failed");
+        let status = build.current_dir(repo_root()).status().expect("run cargo build");
+        assert!(status.success(), "cargo build {} failed", NATIVE_BUILD.join(" "));
     }
     bin
+}
+
+/// The built site: `$LMLAB_DIST` or `dist/`.
+pub fn dist() -> PathBuf {
+    std::env::var("LMLAB_DIST").map(Into::into).unwrap_or_else(|_| repo_root().join("dist"))
+}
+
+/// `lmlab ARGS --json`'s one JSON value (the command must succeed).
+pub fn cli_json(args: &[&str]) -> serde_json::Value {
+    let out = lmlab().args(args).output().expect("run lmlab");
+    assert!(out.status.success(), "lmlab {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+/// A file in a fresh per-process temporary directory (for uploads and CLI inputs).
+pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lmlab-test-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write temp file");
+    path
 }
 
 /// Where screenshots go (`tests/screenshots/`, ignored by git).

@@ -163,14 +163,16 @@ async fn tokenizers_page_shows_the_lecture_example() {
 }
 
 /// The Train page talks to its worker in bincode, which has no field names: every message type
-/// must serialize every field (a `skip_serializing_if` misaligns what follows). A dense and a MoE
-/// shape, and a step report with and without router metrics, survive the worker's codec.
+/// must serialize every field (a `skip_serializing_if` misaligns what follows). A run request with
+/// a dense and a MoE plan, and a step report with and without router metrics, survive the worker's
+/// codec, stamps included.
 #[wasm_bindgen_test]
 fn worker_messages_survive_the_bincode_codec() {
     use gloo::worker::{Bincode, Codec};
-    use lmlab::train::presets::training_preset;
-    use lmlab::train::protocol::StepReport;
-    use lmlab::train::routing::MoeMetrics;
+    use lmlab::accounting::training_preset;
+    use lmlab::telemetry::{MoeMetrics, StepMetrics};
+    use lmlab::train::plan::RunPlan;
+    use lmlab::train::protocol::{Backend, Corpus, FromWorker, LiveSettings, RunRequest, Stamped, ToWorker};
     let moe = MoeMetrics {
         balance_loss: 1.1,
         z_loss: 2.0,
@@ -179,11 +181,19 @@ fn worker_messages_survive_the_bincode_codec() {
         expert_fraction: vec![vec![0.5, 0.5]],
     };
     for (name, metrics) in [("nano", None), ("nano-moe", Some(moe))] {
-        let shape = training_preset(name).unwrap().shape(512);
         let report =
-            StepReport { step: 4, loss: 5.5, lr: 1e-3, grad_norm: 0.7, tokens_seen: 99, seconds: 0.25, moe: metrics };
-        let message = (shape, report, 42u64);
-        let back: (lmlab::accounting::ModelShape, StepReport, u64) = Bincode::decode(Bincode::encode(&message));
+            StepMetrics { step: 4, loss: 5.5, lr: 1e-3, grad_norm: 0.7, tokens_seen: 99, seconds: 0.25, moe: metrics };
+        let message = Stamped { run: 42, message: FromWorker::Step(report) };
+        let back: Stamped = Bincode::decode(Bincode::encode(&message));
         assert_eq!(back, message, "{name}");
+        let request = RunRequest {
+            plan: RunPlan::for_preset(training_preset(name).unwrap()),
+            corpus: Corpus { name: "pasted text".into(), text: "To be, or not to be".into() },
+            live: LiveSettings::default(),
+            backend: Backend::Cpu,
+        };
+        let start = ToWorker::Start { run: 7, request: Box::new(request) };
+        let back: ToWorker = Bincode::decode(Bincode::encode(&start));
+        assert_eq!(back, start, "{name}");
     }
 }

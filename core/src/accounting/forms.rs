@@ -6,9 +6,11 @@
 
 use serde::Serialize;
 
+use super::flops::training_flops;
 use super::hardware::{custom_gpu, find_gpu, Gpu};
 use super::memory::{estimate_memory, MemoryEstimate, MemoryQuery, TrainingPrecision};
-use super::model_shape::{model_preset, training_flops, ModelShape, MoeShape};
+use super::model_shape::{ModelShape, MoeShape};
+use super::presets::model_preset;
 use super::training_time::{estimate_time, TimeEstimate, TimeQuery};
 use crate::precision::Format;
 use crate::units::{parse_count, parse_number, parse_positive, parse_whole};
@@ -67,47 +69,117 @@ impl ShapeForm {
         }
     }
 
-    /// The mixture-of-experts part, when `num_experts` is filled in. Zero shared experts and
-    /// zero dense layers are valid; zero experts, a zero top-k or a zero width are not.
-    fn parse_moe(&self, d_ff: u64) -> Result<Option<MoeShape>, InputError> {
-        if self.num_experts.trim().is_empty() {
-            return Ok(None);
-        }
-        let or_default = |field: &str, text: &str, default: u64| match text.trim() {
-            "" => Ok(default),
-            t => parse_whole(field, t),
+    /// The shape, or one error per field that is wrong (parsing first, then the shape's own rules,
+    /// keyed by the field they are about). `label` names a field in the messages: the Compute page
+    /// says "heads", the CLI "--heads". Empty optional fields take their defaults: KV heads = heads,
+    /// shared experts 0, expert d_ff = d_ff, first dense layers 0; empty experts: a dense model
+    /// (the other MoE fields are then ignored).
+    pub fn parse_fields(
+        &self,
+        label: &dyn Fn(ShapeField) -> &'static str,
+    ) -> Result<ModelShape, Vec<(ShapeField, InputError)>> {
+        use ShapeField as F;
+        let mut errors = Vec::new();
+        let mut field = |f: ShapeField, text: &str, parse: fn(&str, &str) -> Result<u64, InputError>, default| match (
+            text.trim(),
+            default,
+        ) {
+            ("", Some(d)) => d,
+            (t, _) => parse(label(f), t).unwrap_or_else(|e| {
+                errors.push((f, e));
+                1
+            }),
         };
-        Ok(Some(MoeShape {
-            num_experts: parse_count("experts", &self.num_experts)?,
-            top_k: parse_count("top-k", &self.top_k)?,
-            num_shared_experts: or_default("shared experts", &self.num_shared_experts, 0)?,
-            d_ff_expert: match self.d_ff_expert.trim() {
-                "" => d_ff,
-                t => parse_count("expert d_ff", t)?,
-            },
-            first_dense_layers: or_default("first dense layers", &self.first_dense_layers, 0)?,
-        }))
-    }
-
-    pub fn parse(&self) -> Result<ModelShape, InputError> {
-        let num_heads = parse_count("heads", &self.num_heads)?;
+        let num_heads = field(F::NumHeads, &self.num_heads, parse_count, None);
+        let d_ff = field(F::DFf, &self.d_ff, parse_count, None);
         let mut shape = ModelShape {
-            vocab_size: parse_count("vocab", &self.vocab_size)?,
-            context_length: parse_count("context", &self.context_length)?,
-            d_model: parse_count("d_model", &self.d_model)?,
-            num_layers: parse_count("layers", &self.num_layers)?,
+            vocab_size: field(F::VocabSize, &self.vocab_size, parse_count, None),
+            context_length: field(F::ContextLength, &self.context_length, parse_count, None),
+            d_model: field(F::DModel, &self.d_model, parse_count, None),
+            num_layers: field(F::NumLayers, &self.num_layers, parse_count, None),
             num_heads,
-            num_kv_heads: if self.num_kv_heads.trim().is_empty() {
-                num_heads
-            } else {
-                parse_count("kv heads", &self.num_kv_heads)?
-            },
-            d_ff: parse_count("d_ff", &self.d_ff)?,
+            num_kv_heads: field(F::NumKvHeads, &self.num_kv_heads, parse_count, Some(num_heads)),
+            d_ff,
             moe: None,
         };
-        shape.moe = self.parse_moe(shape.d_ff)?;
-        shape.validate()?;
-        Ok(shape)
+        if !self.num_experts.trim().is_empty() {
+            shape.moe = Some(MoeShape {
+                num_experts: field(F::NumExperts, &self.num_experts, parse_count, None),
+                top_k: field(F::TopK, &self.top_k, parse_count, None),
+                num_shared_experts: field(F::NumSharedExperts, &self.num_shared_experts, parse_whole, Some(0)),
+                d_ff_expert: field(F::DFfExpert, &self.d_ff_expert, parse_count, Some(d_ff)),
+                first_dense_layers: field(F::FirstDenseLayers, &self.first_dense_layers, parse_whole, Some(0)),
+            });
+        }
+        if errors.is_empty() {
+            if let Err(e) = shape.validate() {
+                errors.push((ShapeField::of_rule(&e), e));
+            }
+        }
+        if errors.is_empty() {
+            Ok(shape)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The shape, or the first field's error (the Compute lab's wording).
+    pub fn parse(&self) -> Result<ModelShape, InputError> {
+        self.parse_fields(&ShapeField::compute_label).map_err(|mut e| e.remove(0).1)
+    }
+}
+
+/// A field of [`ShapeForm`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeField {
+    VocabSize,
+    ContextLength,
+    DModel,
+    NumLayers,
+    NumHeads,
+    NumKvHeads,
+    DFf,
+    NumExperts,
+    TopK,
+    NumSharedExperts,
+    DFfExpert,
+    FirstDenseLayers,
+}
+
+impl ShapeField {
+    /// The field's name on the Compute page and in `lmlab estimate`'s messages.
+    pub fn compute_label(self) -> &'static str {
+        match self {
+            ShapeField::VocabSize => "vocab",
+            ShapeField::ContextLength => "context",
+            ShapeField::DModel => "d_model",
+            ShapeField::NumLayers => "layers",
+            ShapeField::NumHeads => "heads",
+            ShapeField::NumKvHeads => "kv heads",
+            ShapeField::DFf => "d_ff",
+            ShapeField::NumExperts => "experts",
+            ShapeField::TopK => "top-k",
+            ShapeField::NumSharedExperts => "shared experts",
+            ShapeField::DFfExpert => "expert d_ff",
+            ShapeField::FirstDenseLayers => "first dense layers",
+        }
+    }
+
+    /// The field a rule of [`ModelShape::validate`] (or `validate_trainable`) is about.
+    pub fn of_rule(e: &InputError) -> ShapeField {
+        match e.field.as_str() {
+            "vocab size" => ShapeField::VocabSize,
+            "context length" => ShapeField::ContextLength,
+            "layers" => ShapeField::NumLayers,
+            "KV heads" => ShapeField::NumKvHeads,
+            "d_ff" => ShapeField::DFf,
+            "experts" => ShapeField::NumExperts,
+            "top-k" => ShapeField::TopK,
+            "expert d_ff" => ShapeField::DFfExpert,
+            "first dense layers" => ShapeField::FirstDenseLayers,
+            "heads" => ShapeField::NumHeads,
+            _ => ShapeField::DModel,
+        }
     }
 }
 

@@ -5,21 +5,22 @@
 //! (B×D)·(D×K) costs 2·B·D·K FLOPs; training costs ≈ 6·N·D (forward 2·N·D + backward 4·N·D);
 //! time = FLOPs / (GPUs × peak × MFU).
 
+mod flops;
 mod forms;
 mod hardware;
 mod memory;
 mod model_shape;
+pub mod presets;
 mod training_time;
 
-pub use forms::{ClusterForm, MemoryForm, ModelChoice, ShapeForm, TimeForm, TimeReport, TrainingFlops};
+pub use flops::{forward_flops_approx, matmul_flops, training_flops, FlopsComponent, ForwardFlops};
+pub use forms::{ClusterForm, MemoryForm, ModelChoice, ShapeField, ShapeForm, TimeForm, TimeReport, TrainingFlops};
 pub use hardware::{custom_gpu, find_gpu, gpu_catalog, match_device_name, Gpu};
 pub use memory::{
     activation_bytes, estimate_memory, ActivationBytes, MemoryEstimate, MemoryQuery, StateBytes, TrainingPrecision,
 };
-pub use model_shape::{
-    forward_flops_approx, matmul_flops, model_preset, training_flops, FlopsComponent, ForwardFlops, ModelPreset,
-    ModelShape, MoeShape, ParamCount, MODEL_PRESETS,
-};
+pub use model_shape::{ModelShape, MoeShape, ParamCount};
+pub use presets::{model_preset, model_presets, training_preset, training_presets, Preset};
 pub use training_time::{estimate_time, TimeEstimate, TimeQuery};
 
 use crate::exercise::{Exercise, Tolerance};
@@ -84,7 +85,7 @@ pub fn exercises() -> Vec<Exercise> {
             "A DeepSeek-MoE-16B-like model has 64 routed experts per layer, sends each token to 6 of them, \
              and adds 2 shared experts every token uses. What fraction of the routed-expert parameters does \
              one token use?",
-            routed_fraction_used(&model_shape::DEEPSEEK_MOE_16B),
+            routed_fraction_used(&presets::DEEPSEEK_MOE_16B),
             Tolerance::Relative(0.02),
             "of the routed experts",
             "Top-6 of 64: 6/64 ≈ 0.094. The shared experts are extra (always on) and do not change it. In \

@@ -27,7 +27,8 @@ use super::init::{trunc_normal, InitRng};
 use super::layers::{Linear, SwiGlu};
 use super::ops::{silu, softmax};
 use crate::accounting::MoeShape;
-pub use crate::train::routing::BlockRoutes;
+pub use crate::telemetry::BlockRoutes;
+use crate::train::plan::RouterPlan;
 
 /// The mixture-of-experts settings of a model (blocks `first_dense_layers ..` are MoE blocks).
 #[derive(Config, Debug, PartialEq)]
@@ -57,14 +58,15 @@ pub struct MoeConfig {
 }
 
 impl MoeConfig {
-    /// The settings of an accounting shape, with Switch Transformer's training capacity 1.25 and
-    /// the default loss weights.
-    pub fn from_shape(s: &MoeShape) -> Self {
+    /// The settings of an accounting shape routed as `router` says.
+    pub fn from_shape(s: &MoeShape, router: &RouterPlan) -> Self {
         let n = |v: u64| v as usize;
         Self::new(n(s.num_experts), n(s.top_k), n(s.d_ff_expert))
             .with_num_shared_experts(n(s.num_shared_experts))
             .with_first_dense_layers(n(s.first_dense_layers))
-            .with_capacity_factor(Some(1.25))
+            .with_capacity_factor(router.capacity_factor)
+            .with_balance_loss_weight(router.balance_loss_weight)
+            .with_z_loss_weight(router.z_loss_weight)
     }
 
     pub fn shape(&self) -> MoeShape {
@@ -77,42 +79,18 @@ impl MoeConfig {
         }
     }
 
+    /// The router's training settings.
+    pub fn router(&self) -> RouterPlan {
+        RouterPlan {
+            capacity_factor: self.capacity_factor,
+            balance_loss_weight: self.balance_loss_weight,
+            z_loss_weight: self.z_loss_weight,
+        }
+    }
+
     /// Whether block `layer` (0-based) is a MoE block.
     pub fn is_moe_layer(&self, layer: usize) -> bool {
         layer >= self.first_dense_layers
-    }
-
-    /// Refuses settings that cannot route, naming the setting and its value.
-    pub fn validate(&self, num_layers: usize) -> Result<(), String> {
-        if self.num_experts == 0 {
-            return Err("MoE experts: 0 experts cannot take any token; use at least 1".into());
-        }
-        if self.top_k == 0 || self.top_k > self.num_experts {
-            return Err(format!(
-                "MoE top-k: {} must be between 1 and the number of experts, {}",
-                self.top_k, self.num_experts
-            ));
-        }
-        if self.d_ff_expert == 0 {
-            return Err("MoE d_ff per expert: must be at least 1".into());
-        }
-        if self.first_dense_layers >= num_layers {
-            return Err(format!(
-                "MoE first dense layers: {} of {num_layers} layers leaves no MoE block",
-                self.first_dense_layers
-            ));
-        }
-        if let Some(c) = self.capacity_factor {
-            if !(c.is_finite() && c > 0.0) {
-                return Err(format!("MoE capacity factor: {c} must be a positive number (or none for no limit)"));
-            }
-        }
-        for (name, w) in [("balance loss weight", self.balance_loss_weight), ("z-loss weight", self.z_loss_weight)] {
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(format!("MoE {name}: {w} must be a number ≥ 0"));
-            }
-        }
-        Ok(())
     }
 
     /// Slots per expert for `tokens` tokens (at least 1, at most `tokens`: a token picks an expert

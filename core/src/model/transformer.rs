@@ -13,7 +13,8 @@ use super::moe::{MoeConfig, MoeLayer, MoeStats};
 use super::ops::{
     causal_attention, causal_bias, merge_heads, multihead_self_attention, project_heads, rope, rope_tables, RopeTables,
 };
-use crate::accounting::ModelShape;
+use crate::accounting::{training_preset, ModelShape};
+use crate::train::plan::{ModelPlan, RouterPlan};
 
 /// The model's shape and hyper-parameters.
 #[derive(Config, Debug, PartialEq)]
@@ -48,22 +49,37 @@ impl TransformerConfig {
     }
 
     fn preset(name: &str, vocab_size: usize) -> Self {
-        Self::from_shape(&crate::train::presets::training_preset(name).expect("a listed preset").shape(vocab_size))
+        Self::from_shape(&training_preset(name).expect("a listed preset").shape_with_vocab(vocab_size))
     }
 
-    /// The model of an accounting shape (the training presets and the Train page describe models
-    /// as [`ModelShape`]s, which need no burn). Grouped-query shapes are not built here.
+    /// The model of an accounting shape (presets and the Train page describe models as
+    /// [`ModelShape`]s, which need no burn), with the default RoPE θ and router.
     pub fn from_shape(shape: &ModelShape) -> Self {
-        let n = |v: u64| v as usize;
-        Self::new(
-            n(shape.vocab_size),
-            n(shape.context_length),
-            n(shape.d_model),
-            n(shape.num_layers),
-            n(shape.num_heads),
-            n(shape.d_ff),
-        )
-        .with_moe(shape.moe.as_ref().map(MoeConfig::from_shape))
+        Self::from_plan(&ModelPlan {
+            shape: *shape,
+            rope_theta: 10_000.0,
+            router: RouterPlan::default(),
+            fixed_vocab: false,
+        })
+    }
+
+    /// The model a run plan describes. Grouped-query shapes are not built here (the plan's
+    /// validation refuses them).
+    pub fn from_plan(plan: &ModelPlan) -> Self {
+        let (s, n) = (&plan.shape, |v: u64| v as usize);
+        Self::new(n(s.vocab_size), n(s.context_length), n(s.d_model), n(s.num_layers), n(s.num_heads), n(s.d_ff))
+            .with_rope_theta(plan.rope_theta)
+            .with_moe(s.moe.as_ref().map(|m| MoeConfig::from_shape(m, &plan.router)))
+    }
+
+    /// The model as a plan (a checkpoint's or a `--config` file's model, to validate or resume).
+    pub fn plan(&self) -> ModelPlan {
+        ModelPlan {
+            shape: self.shape(),
+            rope_theta: self.rope_theta,
+            router: self.moe.as_ref().map_or_else(RouterPlan::default, MoeConfig::router),
+            fixed_vocab: true,
+        }
     }
 
     /// The same shape for the compute lab's accounting.

@@ -26,6 +26,23 @@ use thiserror::Error;
 
 use crate::exercise::{Exercise, Tolerance};
 
+/// The special token every lab tokenizer carries: documents are separated by it, an empty prompt
+/// starts from it, and sampling stops at it.
+pub const END_OF_TEXT: &str = "<|endoftext|>";
+
+/// One token as people read it: its text when its bytes are valid UTF-8 on their own, else each
+/// byte as `<0xE4>` (a piece of a multi-byte character, such as one third of "世"). The CLI's
+/// `tokenize`, `route` and `sample --json`, and the page's samples and router map all show tokens
+/// this way.
+pub fn display_token<T: Tokenizer + ?Sized>(tokenizer: &T, id: u32) -> String {
+    match tokenizer.token_bytes(id) {
+        None => format!("<unknown id {id}>"),
+        Some(bytes) => {
+            String::from_utf8(bytes).unwrap_or_else(|e| e.into_bytes().iter().map(|b| format!("<0x{b:02X}>")).collect())
+        }
+    }
+}
+
 /// "Predict, then check" questions of the tokenizer lab; every answer is computed here.
 pub fn exercises() -> Vec<Exercise> {
     let specials = ["<|endoftext|>".to_string()];

@@ -9,9 +9,10 @@ use web_time::Instant;
 
 use super::data::TokenSlice;
 use super::protocol::BenchReport;
-use super::trainer::{throughput, TrainConfig, Trainer};
+use super::trainer::{TrainConfig, Trainer};
 use super::TrainError;
 use crate::model::TransformerConfig;
+use crate::telemetry::throughput;
 
 /// 64 windows of uniformly random ids (uint32 `.bin` layout): the data does not affect speed.
 pub fn random_tokens(model: &TransformerConfig, seed: u64) -> Vec<u8> {

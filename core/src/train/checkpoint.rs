@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adamw::Moments;
 use super::optimizer::AdamW;
+use super::protocol::Files;
 use super::trainer::{validate_model, RngState, TrainConfig, Trainer};
 use super::TrainError;
 use crate::model::weights::{
@@ -82,6 +83,16 @@ pub struct Checkpoint {
 impl Checkpoint {
     pub fn new(origin: impl Into<String>) -> Self {
         Self { origin: origin.into(), files: BTreeMap::new() }
+    }
+
+    /// A checkpoint from its files (the page's IndexedDB copy, an upload, a `.tar`).
+    pub fn from_files(origin: &str, files: Files) -> Self {
+        Self { origin: origin.into(), files: files.into_iter().collect() }
+    }
+
+    /// Its files, for the page (the worker's message, IndexedDB, the download).
+    pub fn into_files(self) -> Files {
+        self.files.into_iter().collect()
     }
 
     fn path(&self, name: &str) -> String {
@@ -308,43 +319,20 @@ pub async fn save<B: AutodiffBackend>(
 
 /// A checkpoint for sampling (no optimizer or run state) from bare CS336-keyed weights, e.g. a
 /// PyTorch model's `state_dict` saved with `safetensors.torch.save_file`. The weights are checked
-/// against `model` (every key present, every shape right).
-pub fn from_weights(
+/// against a model of `model`'s shape built on `device` (every key present, every shape right):
+/// the expected keys and shapes are the model's own, not a list kept beside it.
+pub fn from_weights<B: Backend>(
     weights: &StateDict,
     weights_name: &str,
     model: TransformerConfig,
     tokenizer: &Bpe,
     tokenizer_source: &str,
+    device: &B::Device,
 ) -> Result<Checkpoint, TrainError> {
     validate_model(&model)?;
     check_vocab(tokenizer, model.vocab_size, tokenizer_source)?;
     check_feed_forward(&model, weights, weights_name, "the model config")?;
-    let expected = expected_shapes(&model);
-    let missing: Vec<String> = expected.keys().filter(|k| !weights.contains_key(*k)).cloned().collect();
-    if !missing.is_empty() {
-        return Err(crate::model::weights::WeightsError::Missing { file: weights_name.into(), keys: missing }.into());
-    }
-    for (key, t) in weights {
-        match expected.get(key) {
-            None => {
-                return Err(crate::model::weights::WeightsError::Unexpected {
-                    file: weights_name.into(),
-                    keys: vec![key.clone()],
-                }
-                .into())
-            }
-            Some(shape) if *shape != t.shape => {
-                return Err(crate::model::weights::WeightsError::Shape {
-                    file: weights_name.into(),
-                    key: key.clone(),
-                    found: t.shape.clone(),
-                    expected: shape.clone(),
-                }
-                .into())
-            }
-            _ => {}
-        }
-    }
+    load_state_dict(model.init::<B>(device), weights, weights_name)?;
     let (info, tokenizer_files) = tokenizer_files(tokenizer, tokenizer_source);
     let config = CheckpointConfig { format: FORMAT.into(), version: 1, model, train: None, tokenizer: info };
     let mut ckpt = Checkpoint::new("");
@@ -352,43 +340,6 @@ pub fn from_weights(
     ckpt.files.insert(MODEL.into(), to_safetensors(weights, safetensors_metadata()));
     ckpt.files.extend(tokenizer_files);
     Ok(ckpt)
-}
-
-/// Every CS336 key of a model of this shape and its torch shape (no device needed).
-pub fn expected_shapes(c: &TransformerConfig) -> BTreeMap<String, Vec<usize>> {
-    let (v, d, f) = (c.vocab_size, c.d_model, c.d_ff);
-    let mut out = BTreeMap::new();
-    out.insert("token_embeddings.weight".to_string(), vec![v, d]);
-    for i in 0..c.num_layers {
-        for p in ["q_proj", "k_proj", "v_proj", "output_proj"] {
-            out.insert(format!("layers.{i}.attn.{p}.weight"), vec![d, d]);
-        }
-        out.insert(format!("layers.{i}.ln1.weight"), vec![d]);
-        out.insert(format!("layers.{i}.ln2.weight"), vec![d]);
-        match c.moe.as_ref().filter(|m| m.is_moe_layer(i)) {
-            None => {
-                out.insert(format!("layers.{i}.ffn.w1.weight"), vec![f, d]);
-                out.insert(format!("layers.{i}.ffn.w2.weight"), vec![d, f]);
-                out.insert(format!("layers.{i}.ffn.w3.weight"), vec![f, d]);
-            }
-            Some(m) => {
-                let (e, fe) = (m.num_experts, m.d_ff_expert);
-                out.insert(format!("layers.{i}.moe.router.weight"), vec![e, d]);
-                out.insert(format!("layers.{i}.moe.w1"), vec![e, fe, d]);
-                out.insert(format!("layers.{i}.moe.w2"), vec![e, d, fe]);
-                out.insert(format!("layers.{i}.moe.w3"), vec![e, fe, d]);
-                if m.num_shared_experts > 0 {
-                    let fs = m.num_shared_experts * fe;
-                    out.insert(format!("layers.{i}.moe.shared.w1.weight"), vec![fs, d]);
-                    out.insert(format!("layers.{i}.moe.shared.w2.weight"), vec![d, fs]);
-                    out.insert(format!("layers.{i}.moe.shared.w3.weight"), vec![fs, d]);
-                }
-            }
-        }
-    }
-    out.insert("ln_final.weight".to_string(), vec![d]);
-    out.insert("lm_head.weight".to_string(), vec![v, d]);
-    out
 }
 
 /// Refuses weights whose feed-forward layers are of the other kind than the config's (a mixture of

@@ -142,7 +142,11 @@ pub fn unigram_entropy(tokens: &TokenSlice<'_>) -> f64 {
         *counts.entry(tokens.get(i)).or_default() += 1;
     }
     let n = tokens.len() as f64;
-    counts.values().map(|&c| c as f64 / n).map(|p| -p * p.ln()).sum()
+    // Summed in a fixed order (a HashMap's differs from run to run), so the CLI and the page, two
+    // processes, print the same value to the last bit.
+    let mut counts: Vec<u64> = counts.into_values().collect();
+    counts.sort_unstable();
+    counts.iter().map(|&c| c as f64 / n).map(|p| -p * p.ln()).sum()
 }
 
 #[cfg(test)]

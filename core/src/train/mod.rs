@@ -8,9 +8,13 @@
 //! * [`trainer`] — one training step, validation and the run's metrics, written `async` with only
 //!   asynchronous device reads, so the browser (WebGPU forbids blocking reads) runs the very same loop;
 //! * [`run`] — the loop both front ends drive (validation and checkpoint cadence, user stops);
-//! * [`presets`] — the shapes the CLI and the Train page offer (no burn needed to count them);
-//! * [`routing`] — a mixture-of-experts run's router statistics per step (no burn);
-//! * [`protocol`] — the messages between the Train page and its worker (no burn either);
+//! * [`plan`] / [`plan_form`] — a run's plan (model, settings, tokenizer, data) and its defaults,
+//!   parsed from the CLI's flags and the page's form alike (no burn);
+//! * [`prepare`] — a plan turned into tokens, splits, the trainer and the run header: the one setup
+//!   the CLI and the page's worker share;
+//! * [`forms`] — the Train page's form (the plan's fields and the sample settings; no burn);
+//! * [`presets`] — the Train page's exercises (the shapes are in `accounting::presets`);
+//! * [`protocol`] — the messages between the Train page and its worker (no burn);
 //! * [`archive`] — a checkpoint's files as one `.tar` (the page's download, the CLI reads it);
 //! * [`checkpoint`] — a checkpoint as a set of named files (config, weights, optimizer state, RNG,
 //!   tokenizer) that the CLI writes to a directory and the browser to IndexedDB.
@@ -27,14 +31,15 @@ pub mod data;
 pub mod forms;
 #[cfg(feature = "model")]
 pub mod optimizer;
+pub mod plan;
+pub mod plan_form;
+#[cfg(feature = "model")]
+pub mod prepare;
 pub mod presets;
 pub mod protocol;
-pub mod routing;
 #[cfg(feature = "model")]
 pub mod run;
 pub mod schedule;
-#[cfg(feature = "model")]
-pub mod session;
 #[cfg(feature = "model")]
 pub mod trainer;
 #[cfg(all(feature = "webgpu", target_arch = "wasm32"))]
@@ -71,5 +76,7 @@ mod error {
         Config(String),
         #[error("the device failed: {0}")]
         Device(String),
+        #[error(transparent)]
+        Sample(#[from] crate::sample::SampleError),
     }
 }

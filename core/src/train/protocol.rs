@@ -7,8 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::routing::{BlockRoutes, MoeMetrics};
+pub use super::plan::Backend;
+use super::plan::RunPlan;
 use crate::accounting::ModelShape;
+use crate::telemetry::BlockRoutes;
+pub use crate::telemetry::StepMetrics;
 
 /// A checkpoint's files by name (see `train::checkpoint` for the names).
 pub type Files = Vec<(String, Vec<u8>)>;
@@ -18,10 +21,14 @@ pub type Files = Vec<(String, Vec<u8>)>;
 pub enum ToWorker {
     /// Probe the backends and answer [`FromWorker::Ready`].
     Hello,
-    /// A new run.
-    Start(Box<RunRequest>),
+    /// A new run; `run` is the page's id for it (see [`Stamped`]).
+    Start {
+        run: u64,
+        request: Box<RunRequest>,
+    },
     /// Continue a run from a checkpoint (saved in the browser, or uploaded), on `corpus`.
     Resume {
+        run: u64,
         checkpoint: Files,
         origin: String,
         corpus: Corpus,
@@ -30,6 +37,7 @@ pub enum ToWorker {
     },
     /// Load a checkpoint only to sample from it (e.g. a natively trained one).
     Load {
+        run: u64,
         checkpoint: Files,
         origin: String,
         backend: Backend,
@@ -46,6 +54,25 @@ pub enum ToWorker {
     SampleNow,
 }
 
+impl ToWorker {
+    /// The page's id of the session this message starts, if it starts one.
+    pub fn run(&self) -> Option<u64> {
+        match self {
+            ToWorker::Start { run, .. } | ToWorker::Resume { run, .. } | ToWorker::Load { run, .. } => Some(*run),
+            _ => None,
+        }
+    }
+}
+
+/// Worker → page: a message stamped with the session it belongs to (the `run` of the Start,
+/// Resume or Load that began it; 0 before any). A run the student replaced may still be sending
+/// (its last step, its stop checkpoint): the page keeps only its current run's messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stamped {
+    pub run: u64,
+    pub message: FromWorker,
+}
+
 /// The training text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Corpus {
@@ -54,55 +81,13 @@ pub struct Corpus {
     pub text: String,
 }
 
-/// Which tokenizer a new run trains on its corpus.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum TokenizerChoice {
-    /// One token per byte (256 ids + `<|endoftext|>`): characters, for ASCII text.
-    Bytes,
-    /// A byte-level BPE with this many ids, trained on the corpus first.
-    Bpe { vocab_size: usize },
-}
-
-/// Where the worker runs the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Backend {
-    /// burn's wgpu backend on the browser's WebGPU.
-    WebGpu,
-    /// burn's pure-Rust CPU backend compiled to wasm (one thread).
-    Cpu,
-}
-
-impl Backend {
-    pub fn label(self) -> &'static str {
-        match self {
-            Backend::WebGpu => "WebGPU",
-            Backend::Cpu => "CPU (wasm)",
-        }
-    }
-}
-
-/// A new run: data, tokenizer, shape (its vocabulary is replaced by the tokenizer's), settings.
+/// A new run: its plan (tokenizer, shape, settings) and the text it trains on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRequest {
+    pub plan: RunPlan,
     pub corpus: Corpus,
-    pub tokenizer: TokenizerChoice,
-    pub shape: ModelShape,
-    pub settings: RunSettings,
     pub live: LiveSettings,
     pub backend: Backend,
-}
-
-/// The training hyper-parameters the page exposes (the rest are `TrainConfig`'s defaults).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunSettings {
-    pub steps: usize,
-    pub batch_size: usize,
-    pub max_lr: f64,
-    pub warmup_steps: usize,
-    pub eval_every: usize,
-    /// Save to the browser every this many steps (and at pause, stop and the end).
-    pub checkpoint_every: usize,
-    pub seed: u64,
 }
 
 /// Settings that may change while a run goes on.
@@ -135,7 +120,7 @@ pub enum FromWorker {
     },
     /// The run is set up.
     Started(Box<RunInfo>),
-    Step(StepReport),
+    Step(StepMetrics),
     Eval {
         step: usize,
         val_loss: f64,
@@ -223,13 +208,18 @@ pub struct Adapter {
     pub max_buffer_size: u64,
 }
 
-/// What a run is, for the page's header and MFU.
+/// What a run is: the header the CLI prints and the page shows, and what MFU is computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub backend: Backend,
+    /// The device's name (GPU model, adapter, CPU).
     pub device: String,
+    /// Why this device (what was tried before it).
+    pub device_reason: String,
     pub shape: ModelShape,
     pub parameters: u64,
+    /// Parameters one token uses (less than `parameters` for a mixture of experts).
+    pub active_parameters: u64,
     pub flops_per_step: f64,
     pub batch_size: usize,
     pub steps: usize,
@@ -240,22 +230,9 @@ pub struct RunInfo {
     pub tokenizer: String,
     pub vocab_size: usize,
     pub data: String,
-    /// The unigram entropy of the training tokens (nats/token): a context-free model's loss.
+    /// The unigram entropy of the validation tokens (nats/token): the loss of the best model that
+    /// ignores context, on the data the validation loss is measured on.
     pub unigram_entropy: f64,
-}
-
-/// One step as measured in the worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepReport {
-    pub step: usize,
-    pub loss: f64,
-    pub lr: f64,
-    pub grad_norm: f64,
-    pub tokens_seen: u64,
-    /// Wall time of this step (including its asynchronous read-back).
-    pub seconds: f64,
-    /// The router's statistics (mixture-of-experts models).
-    pub moe: Option<MoeMetrics>,
 }
 
 /// The largest single buffer a training step of `shape` at `batch` allocates, in bytes (f32), and
@@ -326,7 +303,7 @@ mod tests {
 
     #[test]
     fn limits_name_the_buffer_and_the_limit() {
-        let shape = crate::train::presets::training_preset("gpt2-small").unwrap().shape(50_257);
+        let shape = crate::accounting::training_preset("gpt2-small").unwrap().shape;
         // 8 × 1024 × 50257 logits × 4 bytes = 1.65 GB: the logits are the largest buffer.
         let (bytes, what) = largest_buffer(&shape, 8);
         assert_eq!(bytes, 4 * 8 * 1024 * 50_257);
@@ -339,7 +316,7 @@ mod tests {
         };
         let e = check_limits(&shape, 8, &adapter).unwrap_err();
         assert!(e.contains("maxStorageBufferBindingSize") && e.contains("128.0 MiB"), "{e}");
-        let nano = crate::train::presets::training_preset("nano").unwrap().shape(512);
+        let nano = crate::accounting::training_preset("nano").unwrap().shape;
         assert_eq!(check_limits(&nano, 8, &adapter), Ok(()));
     }
 

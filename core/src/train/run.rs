@@ -9,8 +9,9 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{save, Checkpoint};
 use super::data::TokenSlice;
-use super::trainer::{StepMetrics, Trainer};
+use super::trainer::Trainer;
 use super::TrainError;
+use crate::telemetry::StepMetrics;
 use crate::tokenize::Bpe;
 
 /// What a front end does with a run's events.

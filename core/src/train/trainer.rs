@@ -14,17 +14,17 @@ use burn::tensor::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use web_time::Instant;
 
 use super::adamw::AdamWConfig;
 use super::data::{get_batch, TokenSlice};
 use super::optimizer::AdamW;
-pub use super::presets::flops_per_step;
-use super::routing::MoeMetrics;
+use super::plan::TrainingPlan;
 use super::schedule::cosine_lr;
 use super::TrainError;
-use crate::accounting::ModelShape;
 use crate::model::ops::cross_entropy;
 use crate::model::{TransformerConfig, TransformerLm};
+use crate::telemetry::{MoeMetrics, StepMetrics};
 
 /// The run's hyper-parameters (the model's shape is [`TransformerConfig`]).
 #[derive(Config, Debug, PartialEq)]
@@ -60,34 +60,42 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// Refuses settings that cannot train, naming the setting.
+    /// The trainer's settings of a run plan (the optimizer's are AdamW's defaults).
+    pub fn from_plan(p: &TrainingPlan) -> Self {
+        TrainConfig::new()
+            .with_steps(p.steps)
+            .with_batch_size(p.batch_size)
+            .with_max_lr(p.max_lr)
+            .with_min_lr(p.min_lr)
+            .with_warmup_steps(p.warmup_steps)
+            .with_max_grad_norm(p.max_grad_norm)
+            .with_eval_every(p.eval_every)
+            .with_eval_batches(p.eval_batches)
+            .with_val_fraction(p.val_fraction)
+            .with_seed(p.seed)
+    }
+
+    /// These settings as a plan's, with `checkpoint_every` (which the trainer does not keep).
+    pub fn plan(&self, checkpoint_every: usize) -> TrainingPlan {
+        TrainingPlan {
+            steps: self.steps,
+            batch_size: self.batch_size,
+            max_lr: self.max_lr,
+            min_lr: self.min_lr,
+            warmup_steps: self.warmup_steps,
+            max_grad_norm: self.max_grad_norm,
+            eval_every: self.eval_every,
+            eval_batches: self.eval_batches,
+            val_fraction: self.val_fraction,
+            checkpoint_every,
+            seed: self.seed,
+            precision: Default::default(),
+        }
+    }
+
+    /// Refuses settings that cannot train, naming the setting (the plan's rules).
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |what: &str, why: &str| Err(TrainError::Config(format!("{what}: {why}")));
-        if self.steps == 0 {
-            return bad("steps", "must be at least 1");
-        }
-        if self.batch_size == 0 {
-            return bad("batch size", "must be at least 1");
-        }
-        if !(self.max_lr.is_finite() && self.max_lr > 0.0) {
-            return bad("learning rate", &format!("{} must be a positive number", self.max_lr));
-        }
-        if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr <= self.max_lr) {
-            return bad(
-                "minimum learning rate",
-                &format!("{} must be between 0 and the maximum {}", self.min_lr, self.max_lr),
-            );
-        }
-        if !(self.max_grad_norm > 0.0) {
-            return bad("max grad norm", "must be positive");
-        }
-        if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
-            return bad("validation fraction", &format!("{} must be between 0 and 1", self.val_fraction));
-        }
-        if self.eval_batches == 0 || self.eval_every == 0 {
-            return bad("evaluation", "eval_every and eval_batches must be at least 1");
-        }
-        Ok(())
+        self.plan(0).validate().map_err(TrainError::Config)
     }
 
     /// The learning rate of the update taken at `step` (0-based): linear warm-up, cosine to
@@ -95,39 +103,6 @@ impl TrainConfig {
     pub fn lr_at(&self, step: usize) -> f64 {
         cosine_lr(step, self.max_lr, self.min_lr, self.warmup_steps.min(self.steps), self.steps)
     }
-}
-
-/// What one step measured. `step` counts the updates made before this batch, so the first record
-/// is step 0 with the untrained model's loss.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepMetrics {
-    pub step: usize,
-    /// Cross-entropy (the router's auxiliary losses are in `moe`, so dense and MoE runs compare).
-    pub loss: f64,
-    pub lr: f64,
-    /// Global gradient L2 norm before clipping.
-    pub grad_norm: f64,
-    /// Tokens processed in the whole run after this step.
-    pub tokens_seen: u64,
-    /// The router's statistics, for a mixture-of-experts model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moe: Option<MoeMetrics>,
-}
-
-/// Speed of a step: tokens/s, achieved FLOP/s and model FLOPs utilization against `peak`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Throughput {
-    pub tokens_per_s: f64,
-    pub flops_per_s: f64,
-    /// None when the device's peak is unknown.
-    pub mfu: Option<f64>,
-}
-
-/// Throughput of `steps` steps that took `seconds`, against a peak in FLOP/s.
-pub fn throughput(shape: &ModelShape, batch_size: usize, steps: usize, seconds: f64, peak: Option<f64>) -> Throughput {
-    let tokens = (batch_size as u64 * shape.context_length * steps as u64) as f64;
-    let flops_per_s = flops_per_step(shape, batch_size) * steps as f64 / seconds;
-    Throughput { tokens_per_s: tokens / seconds, flops_per_s, mfu: peak.map(|p| flops_per_s / p) }
 }
 
 /// The batch RNG's position: with the seed, enough to continue the exact stream.
@@ -219,6 +194,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     /// update is queued (asynchronously). A non-finite loss or gradient norm is an error naming
     /// the step; the model must then be discarded (the last checkpoint is the good one).
     pub async fn train_step(&mut self, train: &TokenSlice<'_>) -> Result<StepMetrics, TrainError> {
+        let started = Instant::now();
         let step = self.step();
         let lr = self.config.lr_at(step);
         let (batch, ctx) = (self.config.batch_size, self.model_config.context_length);
@@ -243,7 +219,8 @@ impl<B: AutodiffBackend> Trainer<B> {
             }
             _ => None,
         };
-        Ok(StepMetrics { step, loss: cross_entropy, lr, grad_norm, tokens_seen: self.tokens_seen, moe })
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(StepMetrics { step, loss: cross_entropy, lr, grad_norm, tokens_seen: self.tokens_seen, seconds, moe })
     }
 
     /// Mean loss over `eval_batches` windows of `val` drawn by a fixed RNG (the same windows at
@@ -348,22 +325,7 @@ pub async fn read_values<B: Backend>(t: Tensor<B, 1>) -> Result<Vec<f32>, TrainE
     data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))
 }
 
-/// Refuses model shapes that cannot be built (the message names the setting).
+/// Refuses model shapes that cannot be built (the message names the setting): the plan's rules.
 pub fn validate_model(c: &TransformerConfig) -> Result<(), TrainError> {
-    let bad = |m: String| Err(TrainError::Config(m));
-    // Positive dimensions, heads dividing d_model, a countable size: the accounting lab's rules.
-    c.shape().validate().map_err(|e| TrainError::Config(e.to_string()))?;
-    if (c.d_model / c.num_heads) % 2 != 0 {
-        return bad(format!(
-            "d_model {} must split into {} heads of an even size (RoPE rotates pairs)",
-            c.d_model, c.num_heads
-        ));
-    }
-    if !(c.rope_theta.is_finite() && c.rope_theta > 1.0) {
-        return bad(format!("rope_theta {} must be a number above 1", c.rope_theta));
-    }
-    if let Some(moe) = &c.moe {
-        moe.validate(c.num_layers).map_err(TrainError::Config)?;
-    }
-    Ok(())
+    c.plan().validate().map_err(TrainError::Config)
 }

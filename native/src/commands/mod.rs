@@ -1,5 +1,7 @@
 //! One module per command family; each only parses, calls `lmlab`, and prints.
 
+pub mod bench;
+pub mod convert;
 pub mod estimate;
 pub mod exercises;
 pub mod float;

@@ -3,15 +3,14 @@
 
 use burn::tensor::backend::AutodiffBackend;
 use lmlab::model::moe::{sequence_routes, BlockRoutes};
-use lmlab::tokenize::Tokenizer;
+use lmlab::tokenize::display_token;
 use lmlab::train::checkpoint::Checkpoint;
 use lmlab::train::TrainError;
 use serde_json::json;
 
-use crate::backend::{catch_quietly, dispatch, Job, Picked};
+use crate::backend::{pick_device, run_job, Job, Picked};
 use crate::checkpoint_dir;
 use crate::cli::RouteArgs;
-use crate::commands::train::{explain_panic, pick_with_gpu};
 use crate::report::print_table;
 use crate::CliResult;
 
@@ -40,12 +39,8 @@ pub fn route(args: &RouteArgs) -> CliResult {
             moe.capacity_factor.map_or("none".into(), |c| c.to_string())
         );
     }
-    let picked = pick_with_gpu(&args.device)?;
-    let job = RouteJob { checkpoint, text: args.text.clone(), json: args.json };
-    match catch_quietly(|| dispatch(&picked, job)) {
-        Ok(result) => result,
-        Err(panic) => Err(explain_panic(&panic, &picked).into()),
-    }
+    let picked = pick_device(&args.device)?;
+    run_job(&picked, RouteJob { checkpoint, text: args.text.clone(), json: args.json })
 }
 
 struct RouteJob {
@@ -55,8 +50,6 @@ struct RouteJob {
 }
 
 impl Job for RouteJob {
-    type Output = CliResult;
-
     fn run<B: AutodiffBackend>(self, device: B::Device, _: &Picked) -> CliResult {
         let (model, config, tokenizer) = self.checkpoint.load_model::<B::InnerBackend>(&device)?;
         let ids = tokenizer.encode_text(&self.text);
@@ -69,10 +62,7 @@ impl Job for RouteJob {
             .into());
         }
         let routes = pollster::block_on(sequence_routes(&model, &ids)).map_err(TrainError::Device)?;
-        let tokens: Vec<String> = ids
-            .iter()
-            .map(|&id| String::from_utf8_lossy(&tokenizer.token_bytes(id).unwrap_or_default()).into_owned())
-            .collect();
+        let tokens: Vec<String> = ids.iter().map(|&id| display_token(&tokenizer, id)).collect();
         if self.json {
             println!("{}", json!({"tokens": tokens, "ids": ids, "blocks": routes}));
             return Ok(());

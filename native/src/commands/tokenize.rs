@@ -9,7 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lmlab::tokenize::formats::{read_gpt2, read_hf, read_tiktoken, write_gpt2, write_hf, write_tiktoken};
 use lmlab::tokenize::token_file::{decode_ids, encode_ids, TokenFileInfo};
 use lmlab::tokenize::train::{count_file, train_from_counts, TrainEvent};
-use lmlab::tokenize::{Bpe, ByteTokenizer, CharTokenizer, TokenizeError, Tokenizer, WordTokenizer};
+use lmlab::tokenize::{
+    display_token, Bpe, ByteTokenizer, CharTokenizer, TokenizeError, Tokenizer, WordTokenizer, END_OF_TEXT,
+};
 use lmlab::units::parse_count;
 use lmlab::InputError;
 use serde_json::json;
@@ -69,7 +71,7 @@ pub(crate) fn load_bpe(source: &BpeSource) -> Result<(Bpe, String), TokenizeErro
     }
     let mut specials = specials.clone();
     if specials.is_empty() {
-        specials.push("<|endoftext|>".into());
+        specials.push(END_OF_TEXT.into());
     }
     Ok((read_gpt2("gpt2 vocab.json", GPT2_VOCAB, "gpt2 merges.txt", GPT2_MERGES, &specials)?, "gpt2".into()))
 }
@@ -95,13 +97,7 @@ pub fn tokenize(args: &TokenizeArgs) -> CliResult {
     };
     let ids = tokenizer.encode(&text);
     // A token that is not valid UTF-8 on its own (a piece of "世") is shown as its bytes, <0xE4>.
-    let tokens: Vec<String> = ids
-        .iter()
-        .map(|&id| {
-            let bytes = tokenizer.token_bytes(id).unwrap_or_default();
-            String::from_utf8(bytes.clone()).unwrap_or_else(|_| bytes.iter().map(|b| format!("<0x{b:02X}>")).collect())
-        })
-        .collect();
+    let tokens: Vec<String> = ids.iter().map(|&id| display_token(tokenizer.as_ref(), id)).collect();
     let bytes_per_token = if ids.is_empty() { 0.0 } else { text.len() as f64 / ids.len() as f64 };
     if args.json {
         print_json(&json!({

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use lmlab::accounting::{
     exercises, gpu_catalog, ClusterForm, MemoryEstimate, MemoryForm, ModelChoice, ModelShape, ShapeForm, TimeForm,
-    TimeReport, MODEL_PRESETS,
+    TimeReport,
 };
 use lmlab::precision::Format;
 use lmlab::units::{format_bytes, format_count, format_duration, format_number};
@@ -181,7 +181,9 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
             let mut next = (*form).clone();
             if key == "model" && v == CUSTOM {
                 // Start the custom shape from the preset that was selected, if any.
-                if let Some(p) = MODEL_PRESETS.iter().find(|p| Some(&p.name.to_string()) == form.get("model")) {
+                if let Some(p) =
+                    lmlab::accounting::model_presets().find(|p| Some(&p.name.to_string()) == form.get("model"))
+                {
                     let s = ShapeForm::from_shape(&p.shape);
                     for (k, val) in [
                         ("vocab", s.vocab_size),
@@ -219,7 +221,7 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
     };
 
     let mut model_options: Vec<(String, String)> =
-        MODEL_PRESETS.iter().map(|p| (p.name.to_string(), p.description.to_string())).collect();
+        lmlab::accounting::model_presets().map(|p| (p.name.to_string(), p.description.to_string())).collect();
     model_options.push((CUSTOM.into(), "Custom shape…".into()));
     model_options.push((PARAMS_ONLY.into(), "Parameter count only".into()));
     let gpu_options: Vec<(String, String)> = gpu_catalog().into_iter().map(|g| (g.name, g.title)).collect();

@@ -6,4 +6,3 @@ pub mod home;
 pub mod precision;
 pub mod tokenizers;
 pub mod train;
-pub mod train_moe;

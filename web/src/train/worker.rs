@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use gloo::worker::{HandlerId, Worker, WorkerScope};
-use lmlab::train::protocol::{FromWorker, ToWorker};
+use lmlab::train::protocol::{FromWorker, Stamped, ToWorker};
 
 /// What the worker bundle runs when the worker starts: it receives the page's messages and
 /// answers through the outbox.
@@ -31,31 +31,38 @@ pub struct TrainWorker {
     client: Rc<Cell<Option<HandlerId>>>,
 }
 
-/// Sends messages to the page (the one bridge that last spoke to the worker).
+/// Sends messages to the page (the one bridge that last spoke to the worker), stamped with the
+/// session they belong to.
 #[derive(Clone)]
 pub struct Outbox {
     scope: WorkerScope<TrainWorker>,
     client: Rc<Cell<Option<HandlerId>>>,
+    run: Rc<Cell<u64>>,
 }
 
 impl Outbox {
     pub fn send(&self, message: FromWorker) {
         if let Some(id) = self.client.get() {
-            self.scope.respond(id, message);
+            self.scope.respond(id, Stamped { run: self.run.get(), message });
         }
+    }
+
+    /// The session that what follows belongs to.
+    pub fn set_run(&self, run: u64) {
+        self.run.set(run);
     }
 }
 
 impl Worker for TrainWorker {
     type Message = ();
     type Input = ToWorker;
-    type Output = FromWorker;
+    type Output = Stamped;
 
     fn create(scope: &WorkerScope<Self>) -> Self {
         let (inbox, rx) = unbounded();
         let client = Rc::new(Cell::new(None));
         if let Some(engine) = ENGINE.with(|e| *e.borrow()) {
-            engine(rx, Outbox { scope: scope.clone(), client: client.clone() });
+            engine(rx, Outbox { scope: scope.clone(), client: client.clone(), run: Rc::new(Cell::new(0)) });
         }
         Self { inbox, client }
     }

@@ -11,25 +11,23 @@ use serde_json::Value;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test;
-#[cfg(target_arch = "wasm32")]
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-const VOCAB: &str = include_str!("../../tests/fixtures/cs336/tokenizer/gpt2_vocab.json");
-const MERGES: &str = include_str!("../../tests/fixtures/cs336/tokenizer/gpt2_merges.txt");
-const EXPECTED: &str = include_str!("../../tests/fixtures/cs336/tokenizer/expected_ids.json");
-const CORPUS: &str = include_str!("../../tests/fixtures/cs336/bpe/corpus.en");
-const REFERENCE: &str = include_str!("../../tests/fixtures/cs336/bpe/train-bpe-reference.bytes.json");
+const VOCAB: &str = include_str!("../../../tests/fixtures/cs336/tokenizer/gpt2_vocab.json");
+const MERGES: &str = include_str!("../../../tests/fixtures/cs336/tokenizer/gpt2_merges.txt");
+const EXPECTED: &str = include_str!("../../../tests/fixtures/cs336/tokenizer/expected_ids.json");
+const CORPUS: &str = include_str!("../../../tests/fixtures/cs336/bpe/corpus.en");
+const REFERENCE: &str = include_str!("../../../tests/fixtures/cs336/bpe/train-bpe-reference.bytes.json");
 
 fn fixture(name: &str) -> &'static str {
     match name {
-        "address.txt" => include_str!("../../tests/fixtures/cs336/tokenizer/address.txt"),
-        "german.txt" => include_str!("../../tests/fixtures/cs336/tokenizer/german.txt"),
-        "tinystories_sample.txt" => include_str!("../../tests/fixtures/cs336/tokenizer/tinystories_sample.txt"),
+        "address.txt" => include_str!("../../../tests/fixtures/cs336/tokenizer/address.txt"),
+        "german.txt" => include_str!("../../../tests/fixtures/cs336/tokenizer/german.txt"),
+        "tinystories_sample.txt" => include_str!("../../../tests/fixtures/cs336/tokenizer/tinystories_sample.txt"),
         "special_token_trailing_newlines.txt" => {
-            include_str!("../../tests/fixtures/cs336/tokenizer/special_token_trailing_newlines.txt")
+            include_str!("../../../tests/fixtures/cs336/tokenizer/special_token_trailing_newlines.txt")
         }
         "special_token_double_newlines_non_whitespace.txt" => {
-            include_str!("../../tests/fixtures/cs336/tokenizer/special_token_double_newlines_non_whitespace.txt")
+            include_str!("../../../tests/fixtures/cs336/tokenizer/special_token_double_newlines_non_whitespace.txt")
         }
         other => panic!("unknown fixture {other}"),
     }
@@ -110,7 +108,7 @@ fn bpe_training_reproduces_the_cs336_reference() {
         }
     }
     // The reference files' GPT-2 string forms decode to the same merges.
-    let merges_txt = include_str!("../../tests/fixtures/cs336/bpe/train-bpe-reference-merges.txt");
+    let merges_txt = include_str!("../../../tests/fixtures/cs336/bpe/train-bpe-reference-merges.txt");
     let first = merges_txt.lines().next().unwrap();
     let (a, b) = first.split_once(' ').unwrap();
     assert_eq!((from_gpt2_string(a).unwrap(), from_gpt2_string(b).unwrap()), want_merges[0]);

@@ -8,9 +8,6 @@ use lmlab::hardware::reference::MatmulShape;
 use lmlab::hardware::suite::{measure_copy, measure_matmul, run_suite, Progress, SuiteConfig};
 use lmlab::hardware::{HardwareError, Kernel};
 
-#[cfg(target_arch = "wasm32")]
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
 /// Odd shapes: smaller than one tile, straddling 16- and 64-wide tiles, K not a multiple of 4 or 16.
 const SHAPES: [MatmulShape; 4] = [
     MatmulShape { m: 1, n: 1, k: 1 },

@@ -1,5 +1,6 @@
-//! What a mixture-of-experts run logs per step and where a sequence's tokens were routed, as plain
-//! numbers (no burn), so the CLI, the page and its worker share one type.
+//! A mixture-of-experts run's router as plain numbers: what each step logs, and where a sequence's
+//! tokens were routed. The model computes them ([`crate::model::moe`]); the CLI, the page and its
+//! worker show them, so they need no burn.
 
 use serde::{Deserialize, Serialize};
 

@@ -15,7 +15,7 @@ use lmlab::model::layers::{Linear, SwiGlu};
 use lmlab::model::moe::{balance_loss, cumsum_rows, expert_fraction, route, z_loss, MoeConfig, MoeLayer};
 use serde_json::Value;
 
-const REFERENCE: &str = include_str!("../../tests/fixtures/moe/moe_reference.json");
+const REFERENCE: &str = include_str!("../../../tests/fixtures/moe/moe_reference.json");
 
 fn floats(v: &Value, key: &str) -> Vec<f32> {
     v[key].as_array().unwrap_or_else(|| panic!("{key}")).iter().map(|x| x.as_f64().unwrap() as f32).collect()
@@ -256,8 +256,8 @@ mod native {
         use lmlab::tokenize::train::train_bpe;
         use lmlab::tokenize::Tokenizer;
         use lmlab::train::checkpoint::save;
+        use lmlab::train::checkpoint::Checkpoint;
         use lmlab::train::data::TokenSlice;
-        use lmlab::train::session::checkpoint_of;
         use lmlab::train::trainer::{TrainConfig, Trainer};
 
         let text = "to be, or not to be, that is the question: whether 'tis nobler in the mind to suffer";
@@ -283,7 +283,8 @@ mod native {
 
         let ckpt = pollster::block_on(save(&trainer, &bpe, "test", None, None, "fixed")).unwrap();
         let files: Vec<(String, Vec<u8>)> = ckpt.files.into_iter().collect();
-        let (reloaded, c, _) = checkpoint_of("moe", files.clone()).load_model::<B>(&Default::default()).unwrap();
+        let (reloaded, c, _) =
+            Checkpoint::from_files("moe", files.clone()).load_model::<B>(&Default::default()).unwrap();
         assert_eq!(c.model, model);
         let input: Vec<i64> = ids[..16].iter().map(|&i| i64::from(i)).collect();
         let logits = |m: &lmlab::model::TransformerLm<B>| {
@@ -303,7 +304,7 @@ mod native {
                 (name, serde_json::to_vec(&v).unwrap())
             })
             .collect();
-        let err = checkpoint_of("moe", dense).load_model::<B>(&Default::default()).unwrap_err().to_string();
+        let err = Checkpoint::from_files("moe", dense).load_model::<B>(&Default::default()).unwrap_err().to_string();
         assert!(
             err.contains("mixture-of-experts") && err.contains("2 MoE blocks of 4 experts") && err.contains("dense"),
             "{err}"
@@ -315,8 +316,6 @@ mod native {
 mod browser {
     use burn::backend::{Autodiff, Wgpu};
     use wasm_bindgen_test::wasm_bindgen_test;
-
-    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
     /// One test, because the page opens WebGPU once.
     #[wasm_bindgen_test]

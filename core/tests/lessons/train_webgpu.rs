@@ -12,11 +12,8 @@ use lmlab::tokenize::train::train_bpe;
 use lmlab::tokenize::Tokenizer;
 use lmlab::train::checkpoint::save;
 use lmlab::train::data::TokenSlice;
-use lmlab::train::session::checkpoint_of;
 use lmlab::train::trainer::{TrainConfig, Trainer};
 use wasm_bindgen_test::wasm_bindgen_test;
-
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 async fn a_few_webgpu_steps_on_a_fixed_batch_lower_the_loss() {
@@ -50,7 +47,7 @@ async fn a_few_webgpu_steps_on_a_fixed_batch_lower_the_loss() {
 
     // The checkpoint the page stores, loaded on the CPU backend: same logits.
     let ckpt = save(&trainer, &bpe, "test", Some(losses[7]), None, "fixed").await.unwrap();
-    let ckpt = checkpoint_of("page", ckpt.files.into_iter().collect());
+    let ckpt = lmlab::train::checkpoint::Checkpoint::from_files("page", ckpt.files.into_iter().collect());
     let (cpu_model, config, _) = ckpt.load_model::<Flex>(&Default::default()).unwrap();
     assert_eq!(config.model, model);
     let input: Vec<i64> = ids[..16].iter().map(|&i| i64::from(i)).collect();

@@ -3,7 +3,7 @@
 //! one's (a MoE model against its dense twin of equal active FLOPs) by tokens and by wall time.
 //! Views only: the numbers come from the worker's `MoeMetrics` and `BlockRoutes`.
 
-use lmlab::train::routing::BlockRoutes;
+use lmlab::telemetry::BlockRoutes;
 use lmlab::units::format_count;
 use yew::prelude::*;
 
@@ -135,7 +135,7 @@ pub fn comparison_panel(st: &TrainState, twin: Option<(String, Callback<MouseEve
     };
     let current = loss_points(&st.steps);
     let label = |preset: &str, params: u64| format!("{preset} ({} params)", format_count(params as f64));
-    let this = label(&st.preset, st.info.as_ref().map_or(0, |i| i.parameters));
+    let this = label(&st.meta.preset, st.info.as_ref().map_or(0, |i| i.parameters));
     let that = format!("previous: {}", label(&previous.preset, previous.parameters));
     let by = |x: fn(&(f64, f64, f64)) -> f64| {
         vec![

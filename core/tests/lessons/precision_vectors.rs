@@ -11,12 +11,10 @@ use lmlab::precision::{classify, decode, encode, Class, Format};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test;
-#[cfg(target_arch = "wasm32")]
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 macro_rules! vectors {
     ($name:literal) => {
-        include_str!(concat!("../../tests/fixtures/precision/", $name, ".csv"))
+        include_str!(concat!("../../../tests/fixtures/precision/", $name, ".csv"))
     };
 }
 
@@ -103,7 +101,7 @@ fn fp8_e5m2_matches_ml_dtypes() {
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 fn accumulation_matches_numpy() {
     use lmlab::precision::{accumulate, AccumulationRecipe as R};
-    let json = include_str!("../../tests/fixtures/precision/accumulation.json");
+    let json = include_str!("../../../tests/fixtures/precision/accumulation.json");
     let number = |key: &str| -> f64 {
         let at = json.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} missing"));
         let rest = &json[at + key.len() + 3..];

@@ -130,10 +130,20 @@ fn converting_weights_checks_tokenizer_and_shapes() {
     let bytes = std::fs::read(fixture_dir().join("tiny_lm.safetensors")).unwrap();
     let (weights, _) = from_safetensors("tiny_lm.safetensors", &bytes).unwrap();
     // 257 byte-level ids cannot index a 64-row embedding table.
-    let err = from_weights(&weights, "tiny_lm.safetensors", config.clone(), &byte_tokenizer(), "bytes").unwrap_err();
+    let err = from_weights::<B>(
+        &weights,
+        "tiny_lm.safetensors",
+        config.clone(),
+        &byte_tokenizer(),
+        "bytes",
+        &Default::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("257") && err.to_string().contains("64"), "{err}");
     let big = TransformerConfig { vocab_size: 300, ..config };
-    let err = from_weights(&weights, "tiny_lm.safetensors", big, &byte_tokenizer(), "bytes").unwrap_err().to_string();
+    let err = from_weights::<B>(&weights, "tiny_lm.safetensors", big, &byte_tokenizer(), "bytes", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(".weight") && err.contains("[64, 32]") && err.contains("[300, 32]"), "{err}");
 }
 

@@ -1,0 +1,130 @@
+//! The Precision and Compute labs: every format's bits, bit flips, errors named, the lecture's
+//! numbers, and the same figures as the CLI.
+
+use lmlab::precision::{represent, Format};
+use lmlab_acceptance::browser::Browser;
+use lmlab_acceptance::site::Site;
+use lmlab_acceptance::{cli_json, dist};
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn precision_and_compute_labs_in_chromium() {
+    let site = Site::serve(&dist());
+    let b = Browser::start().await;
+
+    // Home: every lab is listed and built.
+    b.goto(&format!("{}/", site.url)).await;
+    b.wait_text("h1", |t| t.contains("Build a language model")).await;
+    assert_eq!(b.count("nav .nav-link").await, 5);
+    assert_eq!(b.count(".cards .card").await, 5);
+    b.shot("01-home.png").await;
+
+    // Precision: type a number, read every format.
+    b.click("#nav-precision").await;
+    b.type_into("#value-input", "1e-8").await;
+    b.wait_text("[data-format=fp16] .class", |t| t == "zero").await;
+    for f in Format::ALL {
+        let bits = b.attr(&format!("[data-format={}] .bits", f.key()), "data-bits").await;
+        assert_eq!(bits, represent(f, 1e-8).bits, "{f} bits of 1e-8");
+    }
+    // The CLI prints the same bits.
+    let cli = cli_json(&["float", "1e-8", "--json"]);
+    for row in cli.as_array().unwrap() {
+        let key = row["format"].as_str().unwrap();
+        assert_eq!(b.attr(&format!("[data-format={key}] .bits"), "data-bits").await, row["bits"].as_str().unwrap());
+    }
+    b.shot("02-precision-1e-8.png").await;
+
+    // Flip the last mantissa bit of fp16's 1.0.
+    b.type_into("#value-input", "1").await;
+    b.wait_text("[data-format=fp16] .value", |t| t == "1").await;
+    b.click("[data-format=fp16] .bit[data-index='15']").await;
+    b.wait_text("[data-format=fp16] .value", |t| t == "1.0009765625").await;
+    let value = b.driver.find(thirtyfour::By::Css("#value-input")).await.unwrap().value().await.unwrap();
+    assert_eq!(value.as_deref(), Some("1.0009765625"));
+    assert_eq!(b.wait_text("[data-format=bf16] .value", |_| true).await, "1");
+
+    // A mistake: an inline message that names it; nothing breaks.
+    b.type_into("#value-input", "0.1x").await;
+    let err = b.wait_text(".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("0.1x"), "{err}");
+    b.shot("03-precision-error.png").await;
+    b.type_into("#value-input", "0.1").await;
+    b.wait_text("[data-format=fp32] .value", |t| t == "0.100000001490116119384765625").await;
+
+    // The accumulation demo and its chart.
+    assert_eq!(b.wait_text("[data-recipe='fp16'] .result", |_| true).await, "9.953125");
+    assert_eq!(b.count("#accumulation-chart polyline.series").await, 5);
+    b.shot_of("#accumulation-chart", "04-precision-accumulation.png").await;
+
+    // Predict, then check.
+    b.type_into("#exercise-fp16-underflow input.answer", "0").await;
+    b.click("#exercise-fp16-underflow button.check").await;
+    b.wait_text("#exercise-fp16-underflow .verdict .message", |t| t.starts_with("Right")).await;
+    b.type_into("#exercise-e4m3-max input.answer", "240").await;
+    b.click("#exercise-e4m3-max button.check").await;
+    b.wait_text("#exercise-e4m3-max .verdict .message", |t| t.contains("448")).await;
+
+    // The URL is the state: reloading it restores the view.
+    let url = b.driver.current_url().await.unwrap();
+    assert!(url.as_str().contains("x=0.1"), "{url}");
+    b.goto(&format!("{}/#/", site.url)).await;
+    b.goto(url.as_str()).await;
+    b.wait_text("[data-format=fp32] .value", |t| t == "0.100000001490116119384765625").await;
+
+    // Compute: the lecture's 70B on 15T tokens on 1,024 H100s.
+    b.click("#nav-compute").await;
+    b.select("#f-model", "params").await;
+    b.type_into("#f-params", "70e9").await;
+    b.type_into("#f-tokens", "15e12").await;
+    b.type_into("#f-gpus", "1024").await;
+    b.type_into("#f-mfu", "0.5").await;
+    b.select("#f-gpu", "h100").await;
+    b.wait_text("#time-days", |t| t == "143.9 days").await;
+    let cli = cli_json(&[
+        "estimate", "time", "--params", "70e9", "--tokens", "15e12", "--gpu", "h100", "--gpus", "1024", "--mfu", "0.5",
+        "--json",
+    ]);
+    let page_days: f64 = b.attr("#time-days", "data-days").await.parse().unwrap();
+    assert_eq!(page_days, cli["days"].as_f64().unwrap(), "page and CLI agree to the last bit");
+    b.wait_text("#memory-largest-model", |t| t.contains("5.12T")).await;
+    b.shot("05-compute-70b.png").await;
+
+    // A mistake in MFU.
+    b.type_into("#f-mfu", "1.5").await;
+    let err = b.wait_text(".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("1.5") && err.contains("(0, 1]"), "{err}");
+    b.shot("06-compute-error.png").await;
+    b.type_into("#f-mfu", "0.5").await;
+    b.wait_text("#time-days", |t| t == "143.9 days").await;
+
+    // A preset: GPT-2 XL's parameters and FLOPs by component.
+    b.select("#f-model", "gpt2-xl").await;
+    b.wait_text("#params-total", |t| t.contains("2127057600")).await;
+    let cli = cli_json(&["estimate", "model", "--preset", "gpt2-xl", "--json"]);
+    assert_eq!(b.attr("#params-total", "data-params").await, cli["params"]["total"].to_string());
+    assert_eq!(b.count("#flops-chart .bar-row").await, 7);
+    b.type_into("#exercise-70b-training-days input.answer", "144").await;
+    b.click("#exercise-70b-training-days button.check").await;
+    b.wait_text("#exercise-70b-training-days .verdict .message", |t| t.starts_with("Right")).await;
+    b.driver.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    b.shot("07-compute-gpt2-xl.png").await;
+    b.shot_of("#memory-result", "08-compute-memory.png").await;
+
+    // A shared link opens the same scenario.
+    let url = b.driver.current_url().await.unwrap();
+    assert!(url.as_str().contains("model=gpt2-xl") && url.as_str().contains("mfu=0.5"), "{url}");
+    b.goto(&format!("{}/#/precision", site.url)).await;
+    b.goto(url.as_str()).await;
+    b.wait_text("#params-total", |t| t.contains("2127057600")).await;
+
+    // Mixtral's total and active parameters (46.7 B / 12.9 B published).
+    b.select("#f-model", "mixtral-8x7b").await;
+    b.wait_text("#params-active", |t| !t.is_empty()).await;
+    let total: f64 = b.attr("#params-total", "data-params").await.parse().unwrap();
+    let active: f64 = b.attr("#params-active", "data-params").await.parse().unwrap();
+    assert!((total / 46.7e9 - 1.0).abs() < 0.005 && (active / 12.9e9 - 1.0).abs() < 0.005, "{total} / {active}");
+    b.shot_of("#params-table", "38-compute-mixtral.png").await;
+
+    b.quit().await;
+}

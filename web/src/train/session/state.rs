@@ -1,0 +1,143 @@
+//! What the Train page shows of the worker and its runs: plain state, changed by the session's
+//! messages ([`super::inbox`]) and drawn by the page.
+
+use std::rc::Rc;
+
+use lmlab::telemetry::{BlockRoutes, StepMetrics};
+use lmlab::train::protocol::{Adapter, BenchReport, BenchRequest, Corpus, RunInfo};
+
+use super::super::store::SavedMeta;
+
+/// Where the worker bundle stands.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum EngineState {
+    #[default]
+    NotLoaded,
+    /// Fetching and compiling the worker bundle, then probing WebGPU.
+    Loading,
+    /// WebGPU's adapter, or why there is none (the CPU backend always works).
+    Ready(Result<Adapter, String>),
+}
+
+/// Where the run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    Idle,
+    Preparing,
+    Training,
+    Paused,
+    Stopped,
+    Finished,
+    /// A checkpoint loaded to sample from.
+    Loaded,
+    Failed,
+}
+
+impl Phase {
+    /// A run is in progress (the setup form is locked).
+    pub fn busy(self) -> bool {
+        matches!(self, Phase::Preparing | Phase::Training | Phase::Paused)
+    }
+}
+
+/// A sample as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub step: usize,
+    pub prompt: String,
+    pub text: String,
+    pub next: Vec<(String, f64)>,
+    /// Prompt + sample as tokens, and where a mixture-of-experts model routed each (empty: dense).
+    pub route_tokens: Vec<String>,
+    pub routes: Vec<BlockRoutes>,
+}
+
+/// The run before this one, kept for the side-by-side curves (e.g. a MoE model and its dense twin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousRun {
+    pub preset: String,
+    pub parameters: u64,
+    /// (tokens seen, wall seconds since the first step, training loss) per step.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+impl PreviousRun {
+    /// The curve of a run's steps, or none for a run without steps.
+    pub fn of(state: &TrainState) -> Option<Self> {
+        let info = state.info.as_ref()?;
+        (!state.steps.is_empty()).then(|| PreviousRun {
+            preset: state.meta.preset.clone(),
+            parameters: info.parameters,
+            points: loss_points(&state.steps),
+        })
+    }
+}
+
+/// (tokens seen, cumulative wall seconds, loss) of each step.
+pub fn loss_points(steps: &[StepMetrics]) -> Vec<(f64, f64, f64)> {
+    let mut seconds = 0.0;
+    steps
+        .iter()
+        .map(|s| {
+            seconds += s.seconds;
+            (s.tokens_seen as f64, seconds, s.loss)
+        })
+        .collect()
+}
+
+/// What a run trains on, to label and store its checkpoints.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunMeta {
+    pub run: u64,
+    /// The corpus (stored with the checkpoints unless it is the bundled one).
+    pub corpus: Option<Rc<Corpus>>,
+    pub bundled: bool,
+    pub preset: String,
+    /// The run's length and backend, once it started.
+    pub steps: usize,
+    pub backend: String,
+}
+
+/// The newest checkpoint of this page session, for the download link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latest {
+    pub step: usize,
+    pub file_name: String,
+    /// `blob:` URL of the tar (revoked when replaced).
+    pub url: String,
+    pub bytes: usize,
+}
+
+/// Everything the Train page shows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TrainState {
+    pub engine: EngineState,
+    /// The current run's id: raised the moment a run is asked for (Start, Resume, Load), so what
+    /// the page shows — and what a test waits for — is never the previous run's.
+    pub run: u64,
+    pub phase: Phase,
+    pub status: Option<(String, Option<f64>)>,
+    pub info: Option<RunInfo>,
+    pub steps: Vec<StepMetrics>,
+    pub evals: Vec<(usize, f64)>,
+    /// Newest first.
+    pub samples: Vec<Sample>,
+    pub error: Option<String>,
+    /// The checkpoint stored in this browser (IndexedDB).
+    pub saved: Option<SavedMeta>,
+    pub save_error: Option<String>,
+    pub latest: Option<Latest>,
+    /// What the current run trains on (stored with its checkpoints).
+    pub meta: RunMeta,
+    /// The run before it, while its last checkpoint (saved when it was replaced) may still come.
+    pub replaced: Option<RunMeta>,
+    /// A benchmark is running.
+    pub benchmarking: bool,
+    /// Benchmarks asked for so far (the result shown is the newest's).
+    pub benchmarks: u64,
+    /// The last benchmark: what was asked, on which device, the measurement.
+    pub bench: Option<(BenchRequest, String, BenchReport)>,
+    /// The previous run of this page session, for comparison.
+    pub previous: Option<PreviousRun>,
+}
