@@ -19,7 +19,6 @@ pub mod accounting;
 pub mod error;
 pub mod exercise;
 pub mod hardware;
-#[cfg(feature = "model")]
 pub mod model;
 pub mod precision;
 #[cfg(feature = "model")]

@@ -77,11 +77,9 @@ impl Browser {
         caps.add_arg(&format!("--user-data-dir={}", profile.display())).expect("profile flag");
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let mut browser =
-            Browser { driver: loop_connect(&url, &caps, started).await, chromedriver, profile, errors: Vec::new() };
-        browser.driver.set_script_timeout(Duration::from_secs(60)).await.expect("script timeout");
-        browser.errors = Vec::new();
-        browser
+        let driver = connect(&url, &caps, started).await;
+        driver.set_script_timeout(Duration::from_secs(60)).await.expect("script timeout");
+        Browser { driver, chromedriver, profile, errors: Vec::new() }
     }
 
     /// Fails every wait at once when one of `css` appears (the page's error boxes).
@@ -254,7 +252,8 @@ impl Browser {
     }
 }
 
-async fn loop_connect(url: &str, caps: &thirtyfour::ChromeCapabilities, started: Instant) -> WebDriver {
+/// A session on chromedriver at `url`, retried while it starts (up to 30 s).
+async fn connect(url: &str, caps: &thirtyfour::ChromeCapabilities, started: Instant) -> WebDriver {
     loop {
         match WebDriver::new(url, caps.clone()).await {
             Ok(d) => return d,

@@ -45,7 +45,7 @@ impl Browser {
                 return phase;
             }
             if phase == "failed" {
-                let e = self.driver.find(By::Css("#train-error")).await.map(|e| e);
+                let e = self.driver.find(By::Css("#train-error")).await;
                 let text = match e {
                     Ok(e) => e.text().await.unwrap_or_default(),
                     Err(_) => String::new(),

@@ -28,7 +28,7 @@ use super::layers::{Linear, SwiGlu};
 use super::ops::{silu, softmax};
 use crate::accounting::MoeShape;
 pub use crate::telemetry::BlockRoutes;
-use crate::train::plan::RouterPlan;
+use super::plan::RouterPlan;
 
 /// The mixture-of-experts settings of a model (blocks `first_dense_layers ..` are MoE blocks).
 #[derive(Config, Debug, PartialEq)]

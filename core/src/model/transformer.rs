@@ -14,7 +14,7 @@ use super::ops::{
     causal_attention, causal_bias, merge_heads, multihead_self_attention, project_heads, rope, rope_tables, RopeTables,
 };
 use crate::accounting::{training_preset, ModelShape};
-use crate::train::plan::{ModelPlan, RouterPlan};
+use super::plan::{ModelPlan, RouterPlan};
 
 /// The model's shape and hyper-parameters.
 #[derive(Config, Debug, PartialEq)]

@@ -86,7 +86,7 @@ impl StepMeter {
     /// Records one step's wall time.
     pub fn record(&mut self, seconds: f64) {
         self.recorded += 1;
-        if self.recorded == 1 || !(seconds > 0.0) {
+        if self.recorded == 1 || seconds.is_nan() || seconds <= 0.0 {
             return;
         }
         if self.recent.len() == Self::WINDOW {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounting::{ModelShape, Preset};
+pub use crate::model::plan::{ModelPlan, RouterPlan};
 use crate::InputError;
 
 /// The name a run trained on the bundled corpus records (Tiny Shakespeare, `data/`).
@@ -25,73 +26,6 @@ pub struct RunPlan {
     pub data: DataChoice,
     /// Separate validation data; `None`: the last `val_fraction` of the training data.
     pub val: Option<DataChoice>,
-}
-
-/// The model: an accounting shape plus what the shape does not say.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelPlan {
-    /// The shape. Its vocabulary becomes the tokenizer's when the run is prepared, unless
-    /// `fixed_vocab` (then the tokenizer must fit in it).
-    pub shape: ModelShape,
-    pub rope_theta: f64,
-    /// How a mixture-of-experts shape routes (ignored for a dense shape).
-    pub router: RouterPlan,
-    /// The vocabulary was given (a `--config` file), not taken from the tokenizer.
-    pub fixed_vocab: bool,
-}
-
-/// The training-time settings of a mixture-of-experts router.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RouterPlan {
-    /// Slots per expert = factor × tokens × top-k / experts; `None`: no limit.
-    pub capacity_factor: Option<f64>,
-    /// α of the load-balancing loss, per MoE block.
-    pub balance_loss_weight: f64,
-    /// β of the router z-loss, per MoE block.
-    pub z_loss_weight: f64,
-}
-
-impl Default for RouterPlan {
-    /// Switch Transformer's training capacity 1.25; α = 0.01 (Switch), β = 0.001 (ST-MoE).
-    fn default() -> Self {
-        Self { capacity_factor: Some(1.25), balance_loss_weight: 0.01, z_loss_weight: 0.001 }
-    }
-}
-
-impl RouterPlan {
-    /// Refuses settings that cannot route, naming the setting and its value.
-    pub fn validate(&self) -> Result<(), String> {
-        if let Some(c) = self.capacity_factor {
-            if !(c.is_finite() && c > 0.0) {
-                return Err(format!("MoE capacity factor: {c} must be a positive number (or none for no limit)"));
-            }
-        }
-        for (name, w) in [("balance loss weight", self.balance_loss_weight), ("z-loss weight", self.z_loss_weight)] {
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(format!("MoE {name}: {w} must be a number ≥ 0"));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl ModelPlan {
-    /// A preset's model with the default RoPE θ and router.
-    pub fn of_preset(preset: &Preset) -> Self {
-        Self { shape: preset.shape, rope_theta: 10_000.0, router: RouterPlan::default(), fixed_vocab: false }
-    }
-
-    /// Refuses a model the lab cannot build, naming the setting.
-    pub fn validate(&self) -> Result<(), String> {
-        self.shape.validate_trainable().map_err(|e| e.to_string())?;
-        if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
-            return Err(format!("rope_theta {} must be a number above 1", self.rope_theta));
-        }
-        if self.shape.moe.is_some() {
-            self.router.validate()?;
-        }
-        Ok(())
-    }
 }
 
 /// Numeric precision of training.
@@ -167,7 +101,7 @@ impl TrainingPlan {
                 format!("{} must be between 0 and the maximum {}", self.min_lr, self.max_lr),
             );
         }
-        if !(self.max_grad_norm > 0.0) {
+        if self.max_grad_norm.is_nan() || self.max_grad_norm <= 0.0 {
             return bad("max grad norm", "must be positive".into());
         }
         if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {

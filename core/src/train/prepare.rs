@@ -18,6 +18,7 @@ use super::protocol::{check_limits, Adapter, Corpus, RunInfo};
 use super::run::RunSpec;
 use super::trainer::{TrainConfig, Trainer};
 use super::TrainError;
+use crate::accounting::ModelShape;
 use crate::model::TransformerConfig;
 use crate::telemetry::flops_per_step;
 use crate::tokenize::token_file::{encode_ids, id_width, TokenFileInfo};
@@ -119,6 +120,7 @@ impl DataInput {
 }
 
 /// Where the run's tokenizer comes from.
+#[allow(clippy::large_enum_variant)] // one value per run
 pub enum TokenizerSource {
     /// Trained on the training text as the plan asks (bytes, or a BPE of some size).
     Train(TokenizerChoice),
@@ -343,18 +345,12 @@ pub fn run_info<B: AutodiffBackend>(
     data: &RunData,
     on: &DeviceLabel,
 ) -> Result<RunInfo, TrainError> {
-    let shape = trainer.model_config.shape();
-    let params = shape.params();
     let (train, val) = data.splits(&trainer.model_config, trainer.config.val_fraction)?;
+    let shape = trainer.model_config.shape();
+    let batch_size = trainer.config.batch_size;
     Ok(RunInfo {
-        backend: on.backend,
-        device: on.name.clone(),
-        device_reason: on.reason.clone(),
-        shape,
-        parameters: params.total,
-        active_parameters: params.active,
-        flops_per_step: flops_per_step(&shape, trainer.config.batch_size),
-        batch_size: trainer.config.batch_size,
+        flops_per_step: flops_per_step(&shape, batch_size),
+        batch_size,
         steps: trainer.config.steps,
         step: trainer.step(),
         train_tokens: train.len(),
@@ -363,5 +359,45 @@ pub fn run_info<B: AutodiffBackend>(
         vocab_size: data.tokenizer.vocab_size(),
         data: data.train.name().to_string(),
         unigram_entropy: unigram_entropy(&val),
+        ..header(shape, on)
     })
+}
+
+/// The header of a checkpoint loaded only to sample from: its model, how long it trained and on
+/// what (no run: no batch, no tokens, no entropy).
+pub fn checkpoint_info(checkpoint: &Checkpoint, on: &DeviceLabel) -> Result<RunInfo, TrainError> {
+    let config = checkpoint.config()?;
+    // Bare converted weights have no state.json: step 0.
+    let (step, data) = checkpoint.state().map_or((0, String::new()), |s| (s.step, s.data));
+    Ok(RunInfo {
+        steps: step,
+        step,
+        tokenizer: config.tokenizer.source,
+        vocab_size: config.tokenizer.vocab_size,
+        data,
+        ..header(config.model.shape(), on)
+    })
+}
+
+/// What every header says: the device and the model's size; the rest empty.
+fn header(shape: ModelShape, on: &DeviceLabel) -> RunInfo {
+    let params = shape.params();
+    RunInfo {
+        backend: on.backend,
+        device: on.name.clone(),
+        device_reason: on.reason.clone(),
+        shape,
+        parameters: params.total,
+        active_parameters: params.active,
+        flops_per_step: 0.0,
+        batch_size: 0,
+        steps: 0,
+        step: 0,
+        train_tokens: 0,
+        val_tokens: 0,
+        tokenizer: String::new(),
+        vocab_size: shape.vocab_size as usize,
+        data: String::new(),
+        unigram_entropy: f64::NAN,
+    }
 }

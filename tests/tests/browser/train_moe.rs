@@ -116,7 +116,7 @@ async fn train_page_trains_a_mixture_of_experts_and_shows_its_router() {
     b.wait_phase(dense_run, &["finished"], 1800).await;
     assert_eq!(b.count("#train-moe").await, 0, "a dense run has no router panel");
     for chart in ["#train-compare-tokens", "#train-compare-time"] {
-        let lines = b.driver.find_all(By::Css(&format!("{chart} polyline.series"))).await.unwrap();
+        let lines = b.driver.find_all(By::Css(format!("{chart} polyline.series"))).await.unwrap();
         assert_eq!(lines.len(), 2, "{chart}: previous and this run");
         for l in lines {
             let n = l.attr("points").await.unwrap().unwrap_or_default().split_whitespace().count();

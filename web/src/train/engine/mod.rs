@@ -17,7 +17,7 @@ use burn::tensor::backend::AutodiffBackend;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;
 use lmlab::model::TransformerLm;
-use lmlab::tokenize::{Bpe, Tokenizer};
+use lmlab::tokenize::Bpe;
 use lmlab::train::bench::bench_train;
 use lmlab::train::checkpoint::Checkpoint;
 use lmlab::train::plan::{default_checkpoint_every, Backend};
@@ -224,29 +224,8 @@ async fn load<B: AutodiffBackend>(
         ToWorker::Load { checkpoint, origin, .. } => {
             status("loading the checkpoint…", None);
             let ckpt = Checkpoint::from_files(&origin, checkpoint);
-            let (model, config, tokenizer) = ckpt.load_model::<B::InnerBackend>(device)?;
-            // Bare converted weights have no state.json: step 0.
-            let (step, data) = ckpt.state().map_or((0, String::new()), |s| (s.step, s.data));
-            let shape = config.model.shape();
-            let params = shape.params();
-            let info = RunInfo {
-                backend: on.backend,
-                device: on.name.clone(),
-                device_reason: on.reason.clone(),
-                shape,
-                parameters: params.total,
-                active_parameters: params.active,
-                flops_per_step: 0.0,
-                batch_size: 0,
-                steps: step,
-                step,
-                train_tokens: 0,
-                val_tokens: 0,
-                tokenizer: config.tokenizer.source,
-                vocab_size: tokenizer.vocab_size(),
-                data,
-                unigram_entropy: f64::NAN,
-            };
+            let (model, _, tokenizer) = ckpt.load_model::<B::InnerBackend>(device)?;
+            let info = prepare::checkpoint_info(&ckpt, on)?;
             Ok(Loaded::Model { model, tokenizer, info })
         }
         _ => unreachable!("sessions start with Start, Resume or Load"),
