@@ -56,9 +56,9 @@ fn build_lmlab() -> PathBuf {
         let target_dir = profile_dir.parent().expect("target dir");
         let mut build = Command::new(env!("CARGO"));
         build.arg("build").args(NATIVE_BUILD).arg("--target-dir").arg(target_dir);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
+        // target/debug is the dev profile's; every other directory is named after its profile.
+        let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("dev");
+        build.args(["--profile", if profile == "debug" { "dev" } else { profile }]);
         let status = build.current_dir(repo_root()).status().expect("run cargo build");
         assert!(status.success(), "cargo build {} failed", NATIVE_BUILD.join(" "));
     }

@@ -26,9 +26,9 @@ use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 use super::init::{trunc_normal, InitRng};
 use super::layers::{Linear, SwiGlu};
 use super::ops::{silu, softmax};
+use super::plan::RouterPlan;
 use crate::accounting::MoeShape;
 pub use crate::telemetry::BlockRoutes;
-use super::plan::RouterPlan;
 
 /// The mixture-of-experts settings of a model (blocks `first_dense_layers ..` are MoE blocks).
 #[derive(Config, Debug, PartialEq)]

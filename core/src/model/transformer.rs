@@ -13,8 +13,8 @@ use super::moe::{MoeConfig, MoeLayer, MoeStats};
 use super::ops::{
     causal_attention, causal_bias, merge_heads, multihead_self_attention, project_heads, rope, rope_tables, RopeTables,
 };
-use crate::accounting::{training_preset, ModelShape};
 use super::plan::{ModelPlan, RouterPlan};
+use crate::accounting::{training_preset, ModelShape};
 
 /// The model's shape and hyper-parameters.
 #[derive(Config, Debug, PartialEq)]

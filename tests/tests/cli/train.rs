@@ -277,6 +277,15 @@ fn bad_input_is_named_and_nothing_is_lost() {
     assert!(r.stderr.contains("at step") && r.stderr.contains("--lr") && r.stderr.contains("kept"), "{}", r.stderr);
     let r = run(&["sample", "--checkpoint", s(&diverge), "--max-tokens", "3", "--device", "cpu"]);
     assert_eq!(r.code, 0, "the last good checkpoint still samples: {}", r.stderr);
+    // Resuming a run whose data is gone (or was text in the page) says how to give it.
+    let moved = dir.join("moved.txt");
+    std::fs::copy(&data, &moved).unwrap();
+    let run_dir = dir.join("moved-run");
+    assert_eq!(run(&train_args(&moved, &config, &run_dir, "1")).code, 0);
+    std::fs::remove_file(&moved).unwrap();
+    let r = run(&["train", "--resume", s(&run_dir), "--steps", "2", "--device", "cpu"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("moved.txt") && r.stderr.contains("--data FILE"), "{}", r.stderr);
     // A corrupted checkpoint names the file.
     let weights = good.join("model.safetensors");
     let bytes = std::fs::read(&weights).unwrap();

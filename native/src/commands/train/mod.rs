@@ -107,6 +107,15 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
         Some(dir) => {
             let checkpoint = checkpoint_dir::read(dir)?;
             let recorded = DataChoice::recorded(&checkpoint.state()?.data);
+            if let (None, DataChoice::File { path }) = (&args.data, &recorded) {
+                if !Path::new(path).exists() {
+                    let message = "the run's training data is not on disk here (text pasted or uploaded in the \
+                                   page stays in the browser): give it with --data FILE";
+                    return Err(
+                        lmlab::tokenize::TokenizeError::Io { file: path.clone(), message: message.into() }.into()
+                    );
+                }
+            }
             let data = args.data.as_ref().map_or(recorded, |p| DataChoice::File { path: p.display().to_string() });
             let val = args.val.as_ref().map(|p| DataChoice::File { path: p.display().to_string() });
             let tokenizer = TokenizerSource::of_checkpoint(&checkpoint)?;
