@@ -13,7 +13,7 @@ use burn::backend::Autodiff;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use lmlab::accounting::{find_gpu, match_device_name, Gpu};
-use lmlab::train::plan::Backend as Kind;
+use lmlab::train::plan::{Backend as Kind, Precision};
 use lmlab::train::prepare::DeviceLabel;
 use lmlab::train::TrainError;
 use lmlab::InputError;
@@ -73,10 +73,14 @@ pub struct Picked {
 }
 
 impl Picked {
-    /// The peak FLOP/s MFU is measured against: the tf32 tensor-core peak of a catalog GPU (the
-    /// lab trains in f32, whose matmuls run on tensor cores as tf32), when the GPU is known.
-    pub fn peak_flops(&self) -> Option<f64> {
-        self.gpu.as_ref().map(|g| g.peak_tf32)
+    /// The peak FLOP/s MFU is measured against, when the GPU is a catalog one: its dense bf16
+    /// tensor-core peak for a bf16 run, its tf32 peak for an fp32 one (burn runs f32 matmuls on
+    /// tensor cores as tf32).
+    pub fn peak_flops(&self, precision: Precision) -> Option<f64> {
+        self.gpu.as_ref().map(|g| match precision {
+            Precision::Fp32 => g.peak_tf32,
+            Precision::Bf16 => g.peak_bf16,
+        })
     }
 
     /// One line: `cuda (NVIDIA H100 80GB HBM3)` and the reason.

@@ -20,8 +20,13 @@ pub fn repo_root() -> PathBuf {
 /// compile burn a second time). A no-op when up to date; tests/run-all.sh builds it first, since
 /// a build cache shared by several clones can leave another clone's binary in place.
 pub fn lmlab() -> Command {
+    Command::new(lmlab_path())
+}
+
+/// The path of the `lmlab` binary [`lmlab`] runs (built on first use), for scripts that take it.
+pub fn lmlab_path() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    Command::new(BUILT.get_or_init(build_lmlab))
+    BUILT.get_or_init(build_lmlab).clone()
 }
 
 /// How the test command builds everything native: the workspace but the web app, with the model's

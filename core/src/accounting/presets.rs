@@ -123,7 +123,7 @@ pub const PRESETS: [Preset; 13] = [
             "cs336-tinystories",
             "CS336 assignment 1's TinyStories model (4 layers, d_model 512)",
             mha(10_000, 256, 512, 4, 16, 1344),
-            32,
+            64,
         )
     },
     Preset {
@@ -132,7 +132,7 @@ pub const PRESETS: [Preset; 13] = [
             "gpt2-small",
             "GPT-2 small's shape in the CS336 architecture (12 layers, d_model 768)",
             mha(50_257, 1024, 768, 12, 12, 3072),
-            8,
+            16,
         )
     },
     counted("gpt2-medium", "GPT-2 medium shape (24 layers, d_model 1024)", mha(50_257, 1024, 1024, 24, 16, 4096)),

@@ -6,7 +6,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
 use super::init::{trunc_normal, InitRng};
-use super::ops::{rms_norm, silu};
+use super::ops::{matmul_in, rms_norm, silu};
+use super::plan::Precision;
 
 /// y = x·Wᵀ, no bias. Init: truncated N(0, 2/(d_in + d_out)).
 #[derive(Module, Debug)]
@@ -24,7 +25,15 @@ impl<B: Backend> Linear<B> {
     /// # Shapes
     /// `[.., d_in]` → `[.., d_out]`.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        x.matmul(self.weight.val().transpose().unsqueeze::<D>())
+        self.forward_in(x, Precision::Fp32)
+    }
+
+    /// [`Linear::forward`] with the matmul's inputs in `precision` (the output is f32).
+    ///
+    /// # Shapes
+    /// `[.., d_in]` → `[.., d_out]`.
+    pub fn forward_in<const D: usize>(&self, x: Tensor<B, D>, precision: Precision) -> Tensor<B, D> {
+        matmul_in(x, self.weight.val().transpose().unsqueeze::<D>(), precision)
     }
 }
 
@@ -87,7 +96,15 @@ impl<B: Backend> SwiGlu<B> {
     /// # Shapes
     /// `[.., d_model]` → `[.., d_model]` (through `[.., d_ff]`).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let gate = silu(self.w1.forward(x.clone())); // [.., d_ff]
-        self.w2.forward(gate * self.w3.forward(x)) // [.., d_model]
+        self.forward_in(x, Precision::Fp32)
+    }
+
+    /// [`SwiGlu::forward`] with its three matmuls in `precision` (SiLU and the product in f32).
+    ///
+    /// # Shapes
+    /// `[.., d_model]` → `[.., d_model]`.
+    pub fn forward_in<const D: usize>(&self, x: Tensor<B, D>, precision: Precision) -> Tensor<B, D> {
+        let gate = silu(self.w1.forward_in(x.clone(), precision)); // [.., d_ff]
+        self.w2.forward_in(gate * self.w3.forward_in(x, precision), precision) // [.., d_model]
     }
 }

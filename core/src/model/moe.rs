@@ -25,8 +25,8 @@ use burn::tensor::{IndexingUpdateOp, Int, Tensor};
 
 use super::init::{trunc_normal, InitRng};
 use super::layers::{Linear, SwiGlu};
-use super::ops::{silu, softmax};
-use super::plan::RouterPlan;
+use super::ops::{matmul_in, silu, softmax};
+use super::plan::{Precision, RouterPlan};
 use crate::accounting::MoeShape;
 pub use crate::telemetry::BlockRoutes;
 
@@ -282,6 +282,15 @@ impl<B: Backend> MoeLayer<B> {
     /// # Shapes
     /// x `[batch, seq, d_model]` → `[batch, seq, d_model]` and the block's statistics.
     pub fn forward(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, MoeStats<B>) {
+        self.forward_in(x, Precision::Fp32)
+    }
+
+    /// [`MoeLayer::forward`] with the experts' matmuls in `precision`. The router stays f32:
+    /// which expert a token goes to should not hinge on bf16's 8 significant bits.
+    ///
+    /// # Shapes
+    /// x `[batch, seq, d_model]` → `[batch, seq, d_model]` and the block's statistics.
+    pub fn forward_in(&self, x: Tensor<B, 3>, precision: Precision) -> (Tensor<B, 3>, MoeStats<B>) {
         let [batch, seq, d] = x.dims();
         let (n, k, e) = (batch * seq, self.top_k, self.num_experts());
         let device = x.device();
@@ -308,11 +317,11 @@ impl<B: Backend> MoeLayer<B> {
             IndexingUpdateOp::Add,
         ); // [E·C + 1, d]
         let h = buffer.slice([0..e * capacity]).reshape([e, capacity, d]);
-        let y = self.experts(h).reshape([e * capacity, d]);
+        let y = self.experts(h, precision).reshape([e * capacity, d]);
         let y = Tensor::cat(vec![y, Tensor::zeros([1, d], &device)], 0); // [E·C + 1, d]
         let routed = (y.select(0, slot) * weight).reshape([k, n, d]).sum_dim(0).reshape([n, d]);
         let out = match &self.shared {
-            Some(shared) => routed + shared.forward(x),
+            Some(shared) => routed + shared.forward_in(x, precision),
             None => routed,
         };
 
@@ -334,10 +343,10 @@ impl<B: Backend> MoeLayer<B> {
     ///
     /// # Shapes
     /// h `[E, C, d_model]` → `[E, C, d_model]`.
-    fn experts(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(h.clone().matmul(self.w1.val().swap_dims(1, 2))); // [E, C, f]
-        let up = h.matmul(self.w3.val().swap_dims(1, 2)); // [E, C, f]
-        (gate * up).matmul(self.w2.val().swap_dims(1, 2)) // [E, C, d]
+    fn experts(&self, h: Tensor<B, 3>, precision: Precision) -> Tensor<B, 3> {
+        let gate = silu(matmul_in(h.clone(), self.w1.val().swap_dims(1, 2), precision)); // [E, C, f]
+        let up = matmul_in(h, self.w3.val().swap_dims(1, 2), precision); // [E, C, f]
+        matmul_in(gate * up, self.w2.val().swap_dims(1, 2), precision) // [E, C, d]
     }
 }
 

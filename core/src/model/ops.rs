@@ -4,7 +4,22 @@
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Int, Tensor, TensorData};
+use burn::tensor::{Bool, FloatDType, Int, Tensor, TensorData};
+
+use super::plan::Precision;
+
+/// a·b in the run's precision. In [`Precision::Bf16`] both inputs are rounded to bf16 and the
+/// product is returned as f32 (the backends accumulate bf16 products in f32, as tensor cores do);
+/// `cast` is differentiable, so the gradients of f32 inputs come back as f32.
+///
+/// # Shapes
+/// a `[.., n, k]`, b `[.., k, m]` → `[.., n, m]`.
+pub fn matmul_in<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>, precision: Precision) -> Tensor<B, D> {
+    match precision {
+        Precision::Fp32 => a.matmul(b),
+        Precision::Bf16 => a.cast(FloatDType::BF16).matmul(b.cast(FloatDType::BF16)).cast(FloatDType::F32),
+    }
+}
 
 /// Softmax along `dim`, with the maximum subtracted first so that large logits (x + 100) do not
 /// overflow.
@@ -111,13 +126,26 @@ pub fn scaled_dot_product_attention<B: Backend, const D: usize>(
 /// # Shapes
 /// q `[.., n, d_k]`, k `[.., m, d_k]` → `[.., n, m]`.
 pub fn attention_scores<B: Backend, const D: usize>(q: Tensor<B, D>, k: Tensor<B, D>) -> Tensor<B, D> {
+    attention_scores_in(q, k, Precision::Fp32)
+}
+
+/// [`attention_scores`] with Q and K rounded to the run's matmul precision (the scores are f32).
+///
+/// # Shapes
+/// q `[.., n, d_k]`, k `[.., m, d_k]` → `[.., n, m]`.
+pub fn attention_scores_in<B: Backend, const D: usize>(
+    q: Tensor<B, D>,
+    k: Tensor<B, D>,
+    precision: Precision,
+) -> Tensor<B, D> {
     let d_k = q.dims()[D - 1];
-    q.matmul(k.swap_dims(D - 2, D - 1)).div_scalar((d_k as f64).sqrt())
+    matmul_in(q, k.swap_dims(D - 2, D - 1), precision).div_scalar((d_k as f64).sqrt())
 }
 
 /// Causal attention as the model runs it: the mask is an additive bias (0 where a query may
 /// attend, −∞ where not) broadcast over batch and heads — one add instead of materializing a
-/// boolean mask of the full scores' shape.
+/// boolean mask of the full scores' shape. The two matmuls take `precision`'s inputs; the
+/// softmax is f32.
 ///
 /// # Shapes
 /// q `[batch, heads, n, d_k]`, k, v `[batch, heads, m, d_k]`, bias `[1, 1, n, m]` → `[batch, heads, n, d_k]`.
@@ -126,8 +154,10 @@ pub fn causal_attention<B: Backend>(
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
     bias: Tensor<B, 4>,
+    precision: Precision,
 ) -> Tensor<B, 4> {
-    softmax(attention_scores(q, k) + bias, 3).matmul(v)
+    let weights = softmax(attention_scores_in(q, k, precision) + bias, 3); // [batch, heads, n, m]
+    matmul_in(weights, v, precision)
 }
 
 /// The causal bias of `n` queries at positions offset … offset+n−1 over `offset + n` keys: 0 for
@@ -164,9 +194,14 @@ pub fn causal_mask_after<B: Backend>(n: usize, offset: usize, device: &B::Device
 ///
 /// # Shapes
 /// x `[batch, seq, d_model]`, w `[d_model, d_model]` → `[batch, heads, seq, d_k]`.
-pub fn project_heads<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 2>, num_heads: usize) -> Tensor<B, 4> {
+pub fn project_heads<B: Backend>(
+    x: Tensor<B, 3>,
+    w: Tensor<B, 2>,
+    num_heads: usize,
+    precision: Precision,
+) -> Tensor<B, 4> {
     let [batch, seq, d_model] = x.dims();
-    x.matmul(w.transpose().unsqueeze::<3>()) // [batch, seq, d_model]
+    matmul_in(x, w.transpose().unsqueeze::<3>(), precision) // [batch, seq, d_model]
         .reshape([batch, seq, num_heads, d_model / num_heads]) // [batch, seq, heads, d_k]
         .swap_dims(1, 2) // [batch, heads, seq, d_k]
 }
@@ -175,17 +210,18 @@ pub fn project_heads<B: Backend>(x: Tensor<B, 3>, w: Tensor<B, 2>, num_heads: us
 ///
 /// # Shapes
 /// heads `[batch, heads, seq, d_k]`, w_o `[d_model, d_model]` → `[batch, seq, d_model]`.
-pub fn merge_heads<B: Backend>(heads: Tensor<B, 4>, w_o: Tensor<B, 2>) -> Tensor<B, 3> {
+pub fn merge_heads<B: Backend>(heads: Tensor<B, 4>, w_o: Tensor<B, 2>, precision: Precision) -> Tensor<B, 3> {
     let [batch, num_heads, seq, d_k] = heads.dims();
-    heads
+    let concatenated = heads
         .swap_dims(1, 2) // [batch, seq, heads, d_k]
-        .reshape([batch, seq, num_heads * d_k])
-        .matmul(w_o.transpose().unsqueeze::<3>()) // [batch, seq, d_model]
+        .reshape([batch, seq, num_heads * d_k]);
+    matmul_in(concatenated, w_o.transpose().unsqueeze::<3>(), precision) // [batch, seq, d_model]
 }
 
 /// Causal multi-head self-attention with the projections given as torch-layout weights
 /// (`[d_out, d_in]`, applied as x·Wᵀ). Head h uses rows h·d_k … (h+1)·d_k − 1 of W_q, W_k, W_v.
-/// `rope_tables` rotates Q and K when given.
+/// `rope_tables` rotates Q and K when given. In f32: the course's function; the model runs the
+/// same pieces in its own precision (`Attention::forward_cached`).
 ///
 /// # Shapes
 /// x `[batch, seq, d_model]`, each W `[d_model, d_model]` → `[batch, seq, d_model]`.
@@ -200,15 +236,16 @@ pub fn multihead_self_attention<B: Backend>(
     rope_tables: Option<&RopeTables<B>>,
 ) -> Tensor<B, 3> {
     let seq = x.dims()[1];
-    let mut q = project_heads(x.clone(), w_q, num_heads); // [batch, heads, seq, d_k]
-    let mut k = project_heads(x.clone(), w_k, num_heads);
-    let v = project_heads(x.clone(), w_v, num_heads);
+    let fp32 = Precision::Fp32;
+    let mut q = project_heads(x.clone(), w_q, num_heads, fp32); // [batch, heads, seq, d_k]
+    let mut k = project_heads(x.clone(), w_k, num_heads, fp32);
+    let v = project_heads(x.clone(), w_v, num_heads, fp32);
     if let Some(tables) = rope_tables {
         q = rope(q, tables);
         k = rope(k, tables);
     }
-    let heads = causal_attention(q, k, v, causal_bias::<B>(seq, 0, &x.device())); // [batch, heads, seq, d_k]
-    merge_heads(heads, w_o) // [batch, seq, d_model]
+    let heads = causal_attention(q, k, v, causal_bias::<B>(seq, 0, &x.device()), fp32); // [batch, heads, seq, d_k]
+    merge_heads(heads, w_o, fp32) // [batch, seq, d_model]
 }
 
 /// Mean cross-entropy of logits against target ids: logsumexp(l) − l[target], with the max

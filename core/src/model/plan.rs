@@ -6,6 +6,55 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounting::{ModelShape, Preset};
+use crate::InputError;
+
+/// The numeric precision a model trains in.
+///
+/// Mixed precision as in Micikevicius et al. (2018) and PyTorch's autocast: the weights (the
+/// "master" copy), the gradients that reach them and AdamW's moments stay f32; inside the forward
+/// pass the inputs of every matmul (the projections, the attention scores and their weighted sum
+/// of values, the experts, the LM head) are rounded to bf16, and the products come back as f32.
+/// RMSNorm, softmax, RoPE, the loss and the optimizer run in f32. It is the Precision lab's
+/// accumulation lesson in training: bf16 keeps f32's range (no loss scaling) but only 8
+/// significant bits, so sums stay in f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 everywhere (on CUDA burn runs f32 matmuls on tf32 tensor cores).
+    #[default]
+    Fp32,
+    /// bf16 matmul inputs, f32 master weights, gradients, optimizer state and reductions.
+    Bf16,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::Fp32, Precision::Bf16];
+
+    /// The CLI's `--precision` value and the logs' `precision`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    /// How the header and the page name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16 mixed (f32 master weights)",
+        }
+    }
+
+    /// `fp32` or `bf16` (`bf16-mixed` and `mixed` too); anything else is refused by name.
+    pub fn parse(flag: &str, value: &str) -> Result<Self, InputError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "fp32" | "f32" | "float32" => Ok(Precision::Fp32),
+            "bf16" | "bf16-mixed" | "mixed" | "bfloat16" => Ok(Precision::Bf16),
+            _ => Err(InputError::new(flag, value, "fp32 or bf16 (mixed precision: bf16 matmuls, f32 weights)")),
+        }
+    }
+}
 
 /// The model: an accounting shape plus what the shape does not say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,10 +10,8 @@ use rand::SeedableRng;
 use super::init::InitRng;
 use super::layers::{Embedding, Linear, RmsNorm, SwiGlu};
 use super::moe::{MoeConfig, MoeLayer, MoeStats};
-use super::ops::{
-    causal_attention, causal_bias, merge_heads, multihead_self_attention, project_heads, rope, rope_tables, RopeTables,
-};
-use super::plan::{ModelPlan, RouterPlan};
+use super::ops::{causal_attention, causal_bias, merge_heads, project_heads, rope, rope_tables, RopeTables};
+use super::plan::{ModelPlan, Precision, RouterPlan};
 use crate::accounting::{training_preset, ModelShape};
 
 /// The model's shape and hyper-parameters.
@@ -102,6 +100,7 @@ impl TransformerConfig {
     }
 
     /// A model with CS336's initialization drawn from `seed`: the same weights on every backend.
+    /// It computes in f32 ([`TransformerLm::with_precision`] changes that).
     pub fn init_seeded<B: Backend>(&self, seed: u64, device: &B::Device) -> TransformerLm<B> {
         let rng = &mut InitRng::seed_from_u64(seed);
         TransformerLm {
@@ -111,6 +110,7 @@ impl TransformerConfig {
             lm_head: Linear::new(self.d_model, self.vocab_size, rng, device),
             num_heads: self.num_heads,
             rope_theta: self.rope_theta,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -125,6 +125,21 @@ pub struct Attention<B: Backend> {
 }
 
 impl<B: Backend> Attention<B> {
+    /// Causal self-attention over `x`'s positions (CS336's `multihead_self_attention` with RoPE,
+    /// in the model's precision).
+    ///
+    /// # Shapes
+    /// x `[batch, seq, d_model]`, RoPE tables for `seq` positions → `[batch, seq, d_model]`.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        num_heads: usize,
+        rope_tables: &RopeTables<B>,
+        precision: Precision,
+    ) -> Tensor<B, 3> {
+        self.forward_cached(x, num_heads, rope_tables, &mut None, precision)
+    }
+
     /// Attention of `n` new positions starting at `offset` over the cached keys and values of
     /// the earlier ones, which it extends: generation costs O(length) per token instead of
     /// recomputing the whole prefix.
@@ -138,11 +153,13 @@ impl<B: Backend> Attention<B> {
         num_heads: usize,
         rope_tables: &RopeTables<B>,
         cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+        precision: Precision,
     ) -> Tensor<B, 3> {
         let n = x.dims()[1];
-        let q = rope(project_heads(x.clone(), self.q_proj.weight.val(), num_heads), rope_tables);
-        let k = rope(project_heads(x.clone(), self.k_proj.weight.val(), num_heads), rope_tables);
-        let v = project_heads(x.clone(), self.v_proj.weight.val(), num_heads);
+        let heads = |w: &Linear<B>| project_heads(x.clone(), w.weight.val(), num_heads, precision);
+        let q = rope(heads(&self.q_proj), rope_tables);
+        let k = rope(heads(&self.k_proj), rope_tables);
+        let v = heads(&self.v_proj);
         let (k, v) = match cache.take() {
             Some((k0, v0)) => (Tensor::cat(vec![k0, k], 2), Tensor::cat(vec![v0, v], 2)),
             None => (k, v),
@@ -150,7 +167,7 @@ impl<B: Backend> Attention<B> {
         let total = k.dims()[2];
         let bias = causal_bias::<B>(n, total - n, &x.device());
         *cache = Some((k.clone(), v.clone()));
-        merge_heads(causal_attention(q, k, v, bias), self.output_proj.weight.val())
+        merge_heads(causal_attention(q, k, v, bias, precision), self.output_proj.weight.val(), precision)
     }
 }
 
@@ -187,13 +204,13 @@ impl<B: Backend> Block<B> {
     ///
     /// # Shapes
     /// x `[batch, seq, d_model]` → `[batch, seq, d_model]`.
-    pub fn feed_forward(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Option<MoeStats<B>>) {
+    pub fn feed_forward(&self, x: Tensor<B, 3>, precision: Precision) -> (Tensor<B, 3>, Option<MoeStats<B>>) {
         match (&self.ffn, &self.moe) {
             (_, Some(moe)) => {
-                let (y, stats) = moe.forward(x);
+                let (y, stats) = moe.forward_in(x, precision);
                 (y, Some(stats))
             }
-            (Some(ffn), None) => (ffn.forward(x), None),
+            (Some(ffn), None) => (ffn.forward_in(x, precision), None),
             (None, None) => unreachable!("a block is built with a dense or a MoE feed-forward"),
         }
     }
@@ -205,19 +222,11 @@ impl<B: Backend> Block<B> {
         x: Tensor<B, 3>,
         num_heads: usize,
         rope: &RopeTables<B>,
+        precision: Precision,
     ) -> (Tensor<B, 3>, Option<MoeStats<B>>) {
-        let a = &self.attn;
-        let attended = multihead_self_attention(
-            self.ln1.forward(x.clone()),
-            a.q_proj.weight.val(),
-            a.k_proj.weight.val(),
-            a.v_proj.weight.val(),
-            a.output_proj.weight.val(),
-            num_heads,
-            Some(rope),
-        );
+        let attended = self.attn.forward(self.ln1.forward(x.clone()), num_heads, rope, precision);
         let x = x + attended; // [batch, seq, d_model]
-        let (y, stats) = self.feed_forward(self.ln2.forward(x.clone()));
+        let (y, stats) = self.feed_forward(self.ln2.forward(x.clone()), precision);
         (x + y, stats)
     }
 
@@ -231,9 +240,10 @@ impl<B: Backend> Block<B> {
         num_heads: usize,
         rope: &RopeTables<B>,
         cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+        precision: Precision,
     ) -> Tensor<B, 3> {
-        let x = x.clone() + self.attn.forward_cached(self.ln1.forward(x), num_heads, rope, cache);
-        x.clone() + self.feed_forward(self.ln2.forward(x)).0
+        let x = x.clone() + self.attn.forward_cached(self.ln1.forward(x), num_heads, rope, cache, precision);
+        x.clone() + self.feed_forward(self.ln2.forward(x), precision).0
     }
 }
 
@@ -267,9 +277,18 @@ pub struct TransformerLm<B: Backend> {
     pub lm_head: Linear<B>,
     pub num_heads: usize,
     pub rope_theta: f64,
+    /// What the forward pass computes in (the weights are f32 either way); not saved with the
+    /// weights: a run's `TrainConfig` says it.
+    pub precision: Precision,
 }
 
 impl<B: Backend> TransformerLm<B> {
+    /// The same model computing in `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
     /// Next-token logits for every position.
     ///
     /// # Shapes
@@ -297,11 +316,12 @@ impl<B: Backend> TransformerLm<B> {
         let tables = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
         let mut stats = Vec::new();
         for block in &self.layers {
-            let (y, s) = block.forward(x, self.num_heads, &tables);
+            let (y, s) = block.forward(x, self.num_heads, &tables, self.precision);
             x = y;
             stats.extend(s);
         }
-        (self.lm_head.forward(self.ln_final.forward(x)), stats) // [batch, seq, vocab_size]
+        let logits = self.lm_head.forward_in(self.ln_final.forward(x), self.precision); // [batch, seq, vocab_size]
+        (logits, stats)
     }
 
     /// Logits for `ids` placed after the positions already in `cache`, which is extended. With
@@ -318,8 +338,8 @@ impl<B: Backend> TransformerLm<B> {
         let positions: Vec<usize> = (offset..offset + n).collect();
         let tables = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
         for (block, layer_cache) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            x = block.forward_cached(x, self.num_heads, &tables, layer_cache);
+            x = block.forward_cached(x, self.num_heads, &tables, layer_cache, self.precision);
         }
-        self.lm_head.forward(self.ln_final.forward(x)) // [batch, n, vocab_size]
+        self.lm_head.forward_in(self.ln_final.forward(x), self.precision) // [batch, n, vocab_size]
     }
 }

@@ -2,7 +2,7 @@
 //! uses) plus the page's own — the sample settings and where to run. Parsed into a plan with
 //! errors keyed by field, so the page only draws (and the parsing is tested natively).
 
-use super::plan::{Backend, RunPlan};
+use super::plan::{Backend, Precision, RunPlan};
 use super::plan_form::{shape_fields, Field, Labels, PlanForm, CUSTOM};
 use super::protocol::LiveSettings;
 use crate::accounting::{training_preset, training_presets};
@@ -49,6 +49,7 @@ impl TrainForm {
                 batch_size: t.batch_size.to_string(),
                 lr: format!("{:e}", t.max_lr),
                 seed: t.seed.to_string(),
+                precision: t.precision.key().into(),
                 ..PlanForm::default()
             },
             prompt: live.prompt,
@@ -59,14 +60,19 @@ impl TrainForm {
     }
 
     /// Switches the preset, taking its shape and defaults but keeping the sample settings, the
-    /// backend, the tokenizer kind and the seed.
+    /// backend, the tokenizer kind, the precision and the seed.
     pub fn with_preset(&self, name: &str) -> TrainForm {
         if name == CUSTOM {
             return TrainForm { plan: PlanForm { preset: CUSTOM.into(), ..self.plan.clone() }, ..self.clone() };
         }
         let fresh = TrainForm::for_preset(name);
         TrainForm {
-            plan: PlanForm { tokenizer: self.plan.tokenizer.clone(), seed: self.plan.seed.clone(), ..fresh.plan },
+            plan: PlanForm {
+                tokenizer: self.plan.tokenizer.clone(),
+                seed: self.plan.seed.clone(),
+                precision: self.plan.precision.clone(),
+                ..fresh.plan
+            },
             ..self.clone()
         }
     }
@@ -114,6 +120,14 @@ impl TrainForm {
             errors.push(("prompt", format!("the prompt is {} bytes; keep it under 10,000", self.prompt.len())));
         }
         let backend = if self.backend == "cpu" { Backend::Cpu } else { Backend::WebGpu };
+        if plan.as_ref().is_some_and(|p| backend.is_webgpu() && p.training.precision == Precision::Bf16) {
+            errors.push((
+                Field::Precision.key(),
+                "bf16 mixed precision runs on the CPU backend here: WebGPU's shading language (WGSL) has no bf16. \
+                 Choose fp32, or Run on: CPU"
+                    .into(),
+            ));
+        }
         match plan {
             Some(plan) if errors.is_empty() => Ok(ParsedForm {
                 plan,
@@ -177,8 +191,15 @@ mod tests {
         assert_eq!(fields, ["num_heads", "vocab_size", "steps", "lr", "temperature"], "{errors:?}");
         assert!(errors[0].1.contains('3'), "{errors:?}");
         assert!(errors[1].1.contains("257"), "{errors:?}");
-        let big = TrainForm { plan: PlanForm { vocab_size: "70000".into(), ..nano.plan.clone() }, ..nano };
+        let big = TrainForm { plan: PlanForm { vocab_size: "70000".into(), ..nano.plan.clone() }, ..nano.clone() };
         assert_eq!(big.parse().unwrap_err()[0].0, "vocab_size");
+        // bf16 where the backend has it (the CPU), and a clear no on WebGPU.
+        let bf16 = TrainForm { plan: PlanForm { precision: "bf16".into(), ..nano.plan.clone() }, ..nano };
+        let errors = bf16.parse().unwrap_err();
+        assert_eq!(errors[0].0, "precision");
+        assert!(errors[0].1.contains("WGSL") && errors[0].1.contains("CPU"), "{errors:?}");
+        let on_cpu = TrainForm { backend: "cpu".into(), ..bf16 }.parse().unwrap();
+        assert_eq!(on_cpu.plan.training.precision, Precision::Bf16);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounting::{ModelShape, Preset};
-pub use crate::model::plan::{ModelPlan, RouterPlan};
+pub use crate::model::plan::{ModelPlan, Precision, RouterPlan};
 use crate::InputError;
 
 /// The name a run trained on the bundled corpus records (Tiny Shakespeare, `data/`).
@@ -26,14 +26,6 @@ pub struct RunPlan {
     pub data: DataChoice,
     /// Separate validation data; `None`: the last `val_fraction` of the training data.
     pub val: Option<DataChoice>,
-}
-
-/// Numeric precision of training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Precision {
-    /// f32 weights, activations and optimizer state (on CUDA, matmuls run as tf32).
-    #[default]
-    Fp32,
 }
 
 /// The optimizer loop's settings.

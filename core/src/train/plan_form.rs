@@ -4,7 +4,7 @@
 
 use super::plan::{
     byte_level_minimum, default_checkpoint_every, default_eval_every, default_steps, default_warmup, ModelPlan,
-    RunPlan, TokenizerChoice, TrainingPlan,
+    Precision, RunPlan, TokenizerChoice, TrainingPlan,
 };
 use crate::accounting::{training_preset, ShapeField, ShapeForm};
 use crate::units::{parse_count, parse_number, parse_positive, parse_whole};
@@ -33,6 +33,8 @@ pub struct PlanForm {
     pub eval_every: String,
     pub checkpoint_every: String,
     pub seed: String,
+    /// `fp32` (empty) or `bf16` (mixed precision).
+    pub precision: String,
     /// A number, or `none` for no limit.
     pub capacity_factor: String,
     pub balance_weight: String,
@@ -53,6 +55,7 @@ pub enum Field {
     EvalEvery,
     CheckpointEvery,
     Seed,
+    Precision,
     CapacityFactor,
     BalanceWeight,
     ZWeight,
@@ -94,6 +97,7 @@ impl Field {
             F::EvalEvery => "eval_every",
             F::CheckpointEvery => "checkpoint_every",
             F::Seed => "seed",
+            F::Precision => "precision",
             F::CapacityFactor => "capacity_factor",
             F::BalanceWeight => "balance_weight",
             F::ZWeight => "z_weight",
@@ -127,6 +131,7 @@ impl Field {
             F::EvalEvery => ("--eval-every", "evaluate every"),
             F::CheckpointEvery => ("--checkpoint-every", "checkpoint every"),
             F::Seed => ("--seed", "seed"),
+            F::Precision => ("--precision", "precision"),
             F::CapacityFactor => ("--capacity-factor", "capacity factor"),
             F::BalanceWeight => ("--balance-weight", "balance weight"),
             F::ZWeight => ("--z-weight", "z-loss weight"),
@@ -204,6 +209,12 @@ impl PlanForm {
             "" => None,
             t => parse_positive(Field::Lr.label(front), t).map_err(|e| errors.push((Field::Lr, e))).ok(),
         };
+        let precision = match self.precision.trim() {
+            "" => Precision::Fp32,
+            t => Precision::parse(Field::Precision.label(front), t)
+                .map_err(|e| errors.push((Field::Precision, e)))
+                .unwrap_or_default(),
+        };
         self.router_over(&mut model, front, &mut errors);
         let steps = steps.map_or_else(|| preset.map_or(400, default_steps), |s| s as usize);
         let batch = batch.map_or_else(|| preset.and_then(|p| p.train_batch).unwrap_or(16), |b| b as usize);
@@ -216,6 +227,7 @@ impl PlanForm {
         training.eval_every = eval_every.map_or(default_eval_every(steps), |e| e as usize);
         training.checkpoint_every = checkpoint_every.map_or(default_checkpoint_every(steps), |c| c as usize);
         training.seed = seed.unwrap_or(0);
+        training.precision = precision;
         if let Some(shape) = shape {
             model.shape = shape;
             if !model.fixed_vocab {
@@ -383,6 +395,9 @@ mod tests {
         assert_eq!(nano, RunPlan::for_preset(training_preset("nano").unwrap()));
         let short = cli(|f| f.steps = "40".into()).unwrap();
         assert_eq!((short.training.warmup_steps, short.training.eval_every), (2, 4));
+        assert_eq!(cli(|f| f.precision = "bf16".into()).unwrap().training.precision, Precision::Bf16);
+        let e = first_error(cli(|f| f.precision = "fp16".into()));
+        assert!(e.contains("--precision") && e.contains("fp16") && e.contains("bf16"), "{e}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{check_vocab, Checkpoint};
 use super::data::{split_validation, unigram_entropy, TokenSlice};
-use super::plan::{Backend, ModelPlan, RunPlan, TokenizerChoice};
+use super::plan::{Backend, ModelPlan, Precision, RunPlan, TokenizerChoice};
 use super::protocol::{check_limits, Adapter, Corpus, RunInfo};
 use super::run::RunSpec;
 use super::trainer::{TrainConfig, Trainer};
@@ -313,17 +313,22 @@ pub fn start<B: AutodiffBackend>(
 }
 
 /// A run continued from `checkpoint` (its model, optimizer state and batch order) on `data`, read
-/// with the checkpoint's tokenizer; `steps` extends (or shortens) the run.
+/// with the checkpoint's tokenizer; `steps` extends (or shortens) the run, `precision` switches
+/// what it computes in (the weights and moments are f32 in both).
 pub fn resume<B: AutodiffBackend>(
     checkpoint: &Checkpoint,
     data: &RunData,
     steps: Option<usize>,
+    precision: Option<Precision>,
     device: &B::Device,
     on: &DeviceLabel,
 ) -> Result<(Trainer<B>, RunInfo), TrainError> {
     let (mut trainer, _, _) = checkpoint.resume::<B>(device)?;
     if let Some(s) = steps {
         trainer.config.steps = s;
+    }
+    if let Some(p) = precision {
+        trainer.set_precision(p)?;
     }
     check_device(on, &trainer.model_config, &trainer.config)?;
     let info = run_info(&trainer, data, on)?;
@@ -359,6 +364,7 @@ pub fn run_info<B: AutodiffBackend>(
         vocab_size: data.tokenizer.vocab_size(),
         data: data.train.name().to_string(),
         unigram_entropy: unigram_entropy(&val),
+        precision: trainer.config.precision(),
         ..header(shape, on)
     })
 }
@@ -399,5 +405,6 @@ fn header(shape: ModelShape, on: &DeviceLabel) -> RunInfo {
         vocab_size: shape.vocab_size as usize,
         data: String::new(),
         unigram_entropy: f64::NAN,
+        precision: Precision::Fp32,
     }
 }

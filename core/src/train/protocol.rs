@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::plan::Backend;
-use super::plan::RunPlan;
+use super::plan::{Precision, RunPlan};
 use crate::accounting::ModelShape;
 use crate::telemetry::BlockRoutes;
 pub use crate::telemetry::StepMetrics;
@@ -195,6 +195,9 @@ pub struct BenchReport {
     pub tokens_per_s: f64,
     pub flops_per_s: f64,
     pub mfu: Option<f64>,
+    /// The first step's loss (≈ ln V on random tokens): what a reference implementation of the
+    /// same model must start from.
+    pub first_loss: f64,
 }
 
 /// The WebGPU adapter the worker got.
@@ -233,6 +236,8 @@ pub struct RunInfo {
     /// The unigram entropy of the validation tokens (nats/token): the loss of the best model that
     /// ignores context, on the data the validation loss is measured on.
     pub unigram_entropy: f64,
+    /// What the run computes in.
+    pub precision: Precision,
 }
 
 /// The largest single buffer a training step of `shape` at `batch` allocates, in bytes (f32), and

@@ -9,10 +9,11 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{save, Checkpoint};
 use super::data::TokenSlice;
-use super::trainer::Trainer;
+use super::trainer::{PendingStep, Trainer};
 use super::TrainError;
 use crate::telemetry::StepMetrics;
 use crate::tokenize::Bpe;
+use web_time::Instant;
 
 /// What a front end does with a run's events.
 pub trait RunHooks {
@@ -30,6 +31,14 @@ pub trait RunHooks {
     async fn between_steps<B: AutodiffBackend>(&mut self, trainer: &Trainer<B>) -> bool {
         let _ = trainer;
         true
+    }
+    /// Whether the loop may queue step n+1 before reading step n's loss (a GPU then runs one
+    /// step while the host builds the next, instead of idling at every read). The steps are the
+    /// same; `on_step` just hears of each one step later, except at a validation, a checkpoint or
+    /// the end, which always see their own step's numbers. The browser keeps one step at a time:
+    /// it samples and pauses between steps.
+    fn read_ahead(&self) -> bool {
+        false
     }
 }
 
@@ -70,24 +79,48 @@ pub async fn run<B: AutodiffBackend>(
         val_loss = Some(v);
     }
     let mut last_loss = None;
+    let read_ahead = hooks.read_ahead();
+    // A step queued but not read yet (read-ahead), and when the last step was read: with
+    // read-ahead a step's time is the interval between reads (queue-to-read would span two steps).
+    let mut pending: Option<PendingStep<B>> = None;
+    let mut last_read = Instant::now();
     while !trainer.is_done() {
         if !hooks.between_steps(trainer).await {
+            if let Some(p) = pending.take() {
+                let m = read(p, read_ahead.then_some(last_read)).await?;
+                last_loss = Some(m.loss);
+                hooks.on_step(&m);
+            }
             let ckpt =
                 save(trainer, spec.tokenizer, spec.tokenizer_source, last_loss, val_loss, spec.data_name).await?;
             hooks.on_checkpoint(ckpt)?;
             return Ok(RunEnd::Stopped { step: trainer.step() });
         }
-        let metrics = trainer.train_step(&spec.train).await?;
-        last_loss = Some(metrics.loss);
-        let keep_going = hooks.on_step(&metrics);
+        let queued = trainer.queue_step(&spec.train);
         let step = trainer.step();
+        let checkpoint_due = spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0;
+        let boundary = step % eval_every == 0 || trainer.is_done() || checkpoint_due;
+        let mut keep_going = true;
+        if let Some(p) = pending.take() {
+            let m = read(p, read_ahead.then_some(last_read)).await?;
+            last_read = Instant::now();
+            last_loss = Some(m.loss);
+            keep_going = hooks.on_step(&m);
+        }
+        if read_ahead && !boundary && keep_going {
+            pending = Some(queued);
+            continue;
+        }
+        let metrics = read(queued, read_ahead.then_some(last_read)).await?;
+        last_read = Instant::now();
+        last_loss = Some(metrics.loss);
+        let keep_going = hooks.on_step(&metrics) && keep_going;
         if step % eval_every == 0 || trainer.is_done() {
             let v = trainer.evaluate(&spec.val).await?;
             hooks.on_eval(step, v);
             val_loss = Some(v);
         }
-        let due = spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0;
-        if due || trainer.is_done() || !keep_going {
+        if checkpoint_due || trainer.is_done() || !keep_going {
             let ckpt =
                 save(trainer, spec.tokenizer, spec.tokenizer_source, last_loss, val_loss, spec.data_name).await?;
             hooks.on_checkpoint(ckpt)?;
@@ -97,4 +130,13 @@ pub async fn run<B: AutodiffBackend>(
         }
     }
     Ok(RunEnd::Finished { step: trainer.step(), val_loss: val_loss.unwrap_or(f64::NAN) })
+}
+
+/// A queued step's numbers; `since` (read-ahead) makes its time the interval since the last read.
+async fn read<B: AutodiffBackend>(step: PendingStep<B>, since: Option<Instant>) -> Result<StepMetrics, TrainError> {
+    let mut m = step.read().await?;
+    if let Some(t) = since {
+        m.seconds = t.elapsed().as_secs_f64();
+    }
+    Ok(m)
 }

@@ -19,7 +19,7 @@ use web_time::Instant;
 use super::adamw::AdamWConfig;
 use super::data::{get_batch, TokenSlice};
 use super::optimizer::AdamW;
-use super::plan::TrainingPlan;
+use super::plan::{Precision, TrainingPlan};
 use super::schedule::cosine_lr;
 use super::TrainError;
 use crate::model::ops::cross_entropy;
@@ -57,6 +57,12 @@ pub struct TrainConfig {
     pub seed: u64,
     #[config(default = "AdamWConfig::new()")]
     pub optimizer: AdamWConfig,
+    /// What the forward pass computes in (read it with [`TrainConfig::precision`]); the weights
+    /// and AdamW's moments are f32 either way, so a checkpoint of either precision resumes in
+    /// either. An `Option` only so that a checkpoint written before mixed precision existed (no
+    /// such field) still reads, as fp32: burn's `Config` has no serde default.
+    #[config(default = "None")]
+    pub precision: Option<Precision>,
 }
 
 impl TrainConfig {
@@ -73,6 +79,12 @@ impl TrainConfig {
             .with_eval_batches(p.eval_batches)
             .with_val_fraction(p.val_fraction)
             .with_seed(p.seed)
+            .with_precision(Some(p.precision))
+    }
+
+    /// What the forward pass computes in (fp32 when not said).
+    pub fn precision(&self) -> Precision {
+        self.precision.unwrap_or_default()
     }
 
     /// These settings as a plan's, with `checkpoint_every` (which the trainer does not keep).
@@ -89,7 +101,7 @@ impl TrainConfig {
             val_fraction: self.val_fraction,
             checkpoint_every,
             seed: self.seed,
-            precision: Default::default(),
+            precision: self.precision(),
         }
     }
 
@@ -129,7 +141,8 @@ impl<B: AutodiffBackend> Trainer<B> {
     pub fn new(model_config: TransformerConfig, config: TrainConfig, device: &B::Device) -> Result<Self, TrainError> {
         config.validate()?;
         validate_model(&model_config)?;
-        let model = model_config.init_seeded::<B>(config.seed, device);
+        check_precision::<B>(config.precision(), device)?;
+        let model = model_config.init_seeded::<B>(config.seed, device).with_precision(config.precision());
         let rng = ChaCha8Rng::seed_from_u64(config.seed);
         Ok(Self {
             model: Some(model),
@@ -158,8 +171,9 @@ impl<B: AutodiffBackend> Trainer<B> {
             .parse()
             .map_err(|_| TrainError::Config(format!("RNG position {:?} is not a number", rng.word_pos)))?;
         chacha.set_word_pos(pos);
+        check_precision::<B>(config.precision(), device)?;
         Ok(Self {
-            model: Some(model),
+            model: Some(model.with_precision(config.precision())),
             optimizer,
             model_config,
             config,
@@ -177,6 +191,14 @@ impl<B: AutodiffBackend> Trainer<B> {
         &self.device
     }
 
+    /// Switches what the forward pass computes in (refused where the backend lacks it).
+    pub fn set_precision(&mut self, precision: Precision) -> Result<(), TrainError> {
+        check_precision::<B>(precision, &self.device)?;
+        self.config.precision = Some(precision);
+        self.model = self.model.take().map(|m| m.with_precision(precision));
+        Ok(())
+    }
+
     /// Updates made so far.
     pub fn step(&self) -> usize {
         self.optimizer.step
@@ -190,10 +212,17 @@ impl<B: AutodiffBackend> Trainer<B> {
         RngState { seed: self.config.seed, word_pos: self.rng.get_word_pos().to_string() }
     }
 
-    /// One update on a random batch of `train`. The loss and gradient norm are read back after the
-    /// update is queued (asynchronously). A non-finite loss or gradient norm is an error naming
-    /// the step; the model must then be discarded (the last checkpoint is the good one).
+    /// One update on a random batch of `train`, its numbers read back: [`Trainer::queue_step`]
+    /// then [`PendingStep::read`]. A non-finite loss or gradient norm is an error naming the
+    /// step; the model must then be discarded (the last checkpoint is the good one).
     pub async fn train_step(&mut self, train: &TokenSlice<'_>) -> Result<StepMetrics, TrainError> {
+        self.queue_step(train).read().await
+    }
+
+    /// One update on a random batch of `train`, queued on the device without reading anything
+    /// back: on a GPU the host can queue the next step while this one runs, and a read (which
+    /// waits for the device) happens only when the numbers are wanted.
+    pub fn queue_step(&mut self, train: &TokenSlice<'_>) -> PendingStep<B> {
         let started = Instant::now();
         let step = self.step();
         let lr = self.config.lr_at(step);
@@ -202,25 +231,19 @@ impl<B: AutodiffBackend> Trainer<B> {
         let model = self.model.take().expect("the model is present between steps");
         let loss = training_loss(&model, self.model_config.moe.as_ref(), inputs, targets);
         let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-        let (model, norm) = self.optimizer.step(model, grads, lr, self.config.max_grad_norm);
+        let (model, grad_norm) = self.optimizer.step(model, grads, lr, self.config.max_grad_norm);
         self.model = Some(model);
         self.tokens_seen += (batch * ctx) as u64;
-        let cross_entropy = read_scalar(loss.cross_entropy.inner()).await?;
-        let grad_norm = read_scalar(norm).await?;
-        for value in [cross_entropy, grad_norm] {
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite { step, value });
-            }
+        PendingStep {
+            step,
+            lr,
+            tokens_seen: self.tokens_seen,
+            started,
+            cross_entropy: loss.cross_entropy.inner(),
+            grad_norm,
+            router: loss.router.map(|(summary, routed)| (summary.inner(), routed)),
+            num_experts: self.model_config.moe.as_ref().map(|c| c.num_experts),
         }
-        let moe = match (loss.router, &self.model_config.moe) {
-            (Some((summary, routed)), Some(c)) => {
-                let values = read_values(summary.inner()).await?;
-                MoeMetrics::from_summaries(&values, c.num_experts, routed)
-            }
-            _ => None,
-        };
-        let seconds = started.elapsed().as_secs_f64();
-        Ok(StepMetrics { step, loss: cross_entropy, lr, grad_norm, tokens_seen: self.tokens_seen, seconds, moe })
     }
 
     /// Mean loss over `eval_batches` windows of `val` drawn by a fixed RNG (the same windows at
@@ -237,6 +260,47 @@ impl<B: AutodiffBackend> Trainer<B> {
             &device,
         )
         .await
+    }
+}
+
+/// A queued update whose loss, gradient norm and router numbers are still on the device.
+pub struct PendingStep<B: AutodiffBackend> {
+    step: usize,
+    lr: f64,
+    tokens_seen: u64,
+    started: Instant,
+    cross_entropy: Tensor<B::InnerBackend, 1>,
+    grad_norm: Tensor<B::InnerBackend, 1>,
+    router: Option<(Tensor<B::InnerBackend, 1>, usize)>,
+    num_experts: Option<usize>,
+}
+
+impl<B: AutodiffBackend> PendingStep<B> {
+    /// The step's numbers (waiting for the device to finish it). `seconds` runs from the step's
+    /// queueing to this read. A non-finite loss or gradient norm is an error naming the step.
+    pub async fn read(self) -> Result<StepMetrics, TrainError> {
+        let cross_entropy = read_scalar(self.cross_entropy).await?;
+        let grad_norm = read_scalar(self.grad_norm).await?;
+        for value in [cross_entropy, grad_norm] {
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite { step: self.step, value });
+            }
+        }
+        let moe = match (self.router, self.num_experts) {
+            (Some((summary, routed)), Some(experts)) => {
+                MoeMetrics::from_summaries(&read_values(summary).await?, experts, routed)
+            }
+            _ => None,
+        };
+        Ok(StepMetrics {
+            step: self.step,
+            loss: cross_entropy,
+            lr: self.lr,
+            grad_norm,
+            tokens_seen: self.tokens_seen,
+            seconds: self.started.elapsed().as_secs_f64(),
+            moe,
+        })
     }
 }
 
@@ -323,6 +387,19 @@ pub async fn read_scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f64, TrainError>
 pub async fn read_values<B: Backend>(t: Tensor<B, 1>) -> Result<Vec<f32>, TrainError> {
     let data = t.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
     data.convert::<f32>().into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))
+}
+
+/// Refuses a precision the backend cannot compute in, saying which would work: WGSL (wgpu,
+/// WebGPU) has no bf16; CUDA and the CPU backend do.
+pub fn check_precision<B: Backend>(precision: Precision, device: &B::Device) -> Result<(), TrainError> {
+    if precision == Precision::Bf16 && !B::supports_dtype(device, burn::tensor::DType::BF16) {
+        return Err(TrainError::Config(format!(
+            "precision bf16: the {} backend has no bf16 (WGSL, the shading language of wgpu and WebGPU, has no 16-bit \
+             brain float); use fp32 here, or bf16 on CUDA or the CPU backend",
+            B::name(device)
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses model shapes that cannot be built (the message names the setting): the plan's rules.

@@ -69,6 +69,10 @@ pub struct TrainModelArgs {
     pub device: DeviceArg,
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<String>,
+    /// fp32, or bf16: mixed precision (bf16 matmuls, f32 master weights and optimizer state; CUDA
+    /// and the CPU backend). Resuming, it switches the run's precision.
+    #[arg(long)]
+    pub precision: Option<String>,
     /// Log (and, with --json, print) every N steps; step 0 is always logged.
     #[arg(long, allow_negative_numbers = true, default_value = "10")]
     pub log_every: String,
@@ -181,11 +185,17 @@ pub struct BenchTrainArgs {
     pub vocab_size: Option<String>,
     #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<String>,
+    /// Context length (default: the preset's); longer contexts weigh attention's T² more.
+    #[arg(long, allow_negative_numbers = true)]
+    pub context: Option<String>,
     /// Timed steps (after warm-up steps that compile kernels and tune).
     #[arg(long, allow_negative_numbers = true, default_value = "10")]
     pub steps: String,
     #[arg(long, allow_negative_numbers = true, default_value = "3")]
     pub warmup: String,
+    /// fp32, or bf16 mixed precision (bf16 matmuls, f32 master weights).
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
     #[command(flatten)]
     pub device: DeviceArg,
     #[arg(long)]

@@ -6,6 +6,7 @@ use burn::tensor::backend::AutodiffBackend;
 use lmlab::accounting::training_preset;
 use lmlab::model::TransformerConfig;
 use lmlab::train::bench::bench_train;
+use lmlab::train::plan::Precision;
 use lmlab::train::plan_form::{Labels, PlanForm};
 use lmlab::units::parse_count;
 use lmlab::InputError;
@@ -22,6 +23,10 @@ fn model_and_batch(preset: &str, args: &BenchTrainArgs) -> Result<(TransformerCo
         preset: preset.into(),
         vocab_size: args.vocab_size.clone().unwrap_or_default(),
         batch_size: args.batch.clone().unwrap_or_default(),
+        shape: lmlab::accounting::ShapeForm {
+            context_length: args.context.clone().unwrap_or_default(),
+            ..Default::default()
+        },
         ..PlanForm::default()
     };
     let plan = form.parse(None, Labels::Cli).map_err(|mut e| e.remove(0).1)?;
@@ -33,16 +38,18 @@ pub fn train(args: &BenchTrainArgs) -> CliResult {
     let (model, batch) = model_and_batch(&args.preset, args)?;
     let steps = parse_count("--steps", &args.steps)? as usize;
     let warmup = parse_count("--warmup", &args.warmup)? as usize;
+    let precision = Precision::parse("--precision", &args.precision)?;
     let picked = pick_device(&args.device)?;
     if !args.json {
         println!("device: {}", picked.describe());
     }
-    run_job(&picked, BenchJob { model, batch, steps, warmup, json: args.json, preset: args.preset.clone() })
+    run_job(&picked, BenchJob { model, batch, precision, steps, warmup, json: args.json, preset: args.preset.clone() })
 }
 
 struct BenchJob {
     model: TransformerConfig,
     batch: usize,
+    precision: Precision,
     steps: usize,
     warmup: usize,
     json: bool,
@@ -51,8 +58,16 @@ struct BenchJob {
 
 impl Job for BenchJob {
     fn run<B: AutodiffBackend>(self, device: B::Device, picked: &Picked) -> CliResult {
-        let peak = picked.peak_flops();
-        let r = pollster::block_on(bench_train::<B>(&self.model, self.batch, self.warmup, self.steps, peak, &device))?;
+        let peak = picked.peak_flops(self.precision);
+        let r = pollster::block_on(bench_train::<B>(
+            &self.model,
+            self.batch,
+            self.precision,
+            self.warmup,
+            self.steps,
+            peak,
+            &device,
+        ))?;
         let shape = self.model.shape();
         if self.json {
             let report = json!({
@@ -62,6 +77,7 @@ impl Job for BenchJob {
                 "device_reason": picked.reason,
                 "params": shape.params().total,
                 "batch": self.batch,
+                "precision": self.precision.key(),
                 "context": self.model.context_length,
                 "steps": self.steps,
                 "warmup_steps": self.warmup,
@@ -72,16 +88,23 @@ impl Job for BenchJob {
                 "tflops": r.flops_per_s / 1e12,
                 "mfu": r.mfu,
                 "peak_tflops": peak.map(|p| p / 1e12),
+                "first_loss": r.first_loss,
+                "model": self.model,
             });
             println!("{report}");
             return Ok(());
         }
+        let peak_name = match self.precision {
+            Precision::Fp32 => "tf32",
+            Precision::Bf16 => "bf16",
+        };
         let mfu = r.mfu.map_or(" (MFU: unknown peak; pass --gpu)".to_string(), |u| {
-            format!(", MFU {:.1}% of tf32 peak", 100.0 * u)
+            format!(", MFU {:.1}% of {peak_name} peak", 100.0 * u)
         });
         println!(
-            "{}: {} params, batch {} × {} tokens: {:.1} ms/step, {:.0} tokens/s, {:.3} TFLOP/s{mfu}",
+            "{} ({}): {} params, batch {} × {} tokens: {:.1} ms/step, {:.0} tokens/s, {:.3} TFLOP/s{mfu}",
             self.preset,
+            self.precision.key(),
             shape.params().total,
             self.batch,
             self.model.context_length,
@@ -129,7 +152,15 @@ impl Job for BenchMoeJob {
         let mut rows = Vec::new();
         let mut ms = Vec::new();
         for (name, model) in &self.models {
-            let r = pollster::block_on(bench_train::<B>(model, self.batch, self.warmup, self.steps, None, &device))?;
+            let r = pollster::block_on(bench_train::<B>(
+                model,
+                self.batch,
+                Precision::Fp32,
+                self.warmup,
+                self.steps,
+                None,
+                &device,
+            ))?;
             let p = model.shape().params();
             rows.push(json!({"preset": name, "params": p.total, "active_params": p.active,
                              "ms_per_step": r.ms_per_step, "tokens_per_s": r.tokens_per_s}));

@@ -33,6 +33,12 @@ async fn train_page_trains_on_webgpu_in_chromium() {
     assert!(e.contains("logits") && (e.contains("maxStorageBufferBindingSize") || e.contains("maxBufferSize")), "{e}");
     assert!(b.disabled("#train-start").await);
     b.select("#train-preset", "nano").await;
+    // WebGPU has no bf16: the Precision field says so and what to pick instead.
+    b.select("#train-precision", "bf16").await;
+    let e = b.wait_text("#train-precision-error", |t| !t.is_empty()).await;
+    assert!(e.contains("WGSL") && e.contains("fp32") && e.contains("CPU"), "{e}");
+    assert!(b.disabled("#train-start").await);
+    b.select("#train-precision", "fp32").await;
 
     // nano on the bundled Shakespeare, few steps; a sample and a validation every 8 steps.
     b.type_into("#train-steps", &steps.to_string()).await;

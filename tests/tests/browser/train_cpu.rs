@@ -45,9 +45,10 @@ async fn train_page_without_webgpu_trains_on_the_cpu_and_names_bad_input() {
     assert!(b.disabled("#train-start").await);
     b.type_into("#train-lr", "3e-3").await;
 
-    // The CPU backend (burn's flex in wasm) trains nano on the bundled corpus; the new run shows
-    // none of the failed run's error.
+    // The CPU backend (burn's flex in wasm) trains nano on the bundled corpus in bf16 mixed
+    // precision (flex has bf16); the new run shows none of the failed run's error.
     b.select("#train-source", "bundled").await;
+    b.select("#train-precision", "bf16").await;
     b.type_into("#train-steps", "6").await;
     b.type_into("#train-batch", "4").await;
     b.type_into("#train-warmup", "1").await;
@@ -57,13 +58,13 @@ async fn train_page_without_webgpu_trains_on_the_cpu_and_names_bad_input() {
     assert_eq!(b.count("#train-error").await, 0, "a new run clears the last run's error");
     b.wait_phase(run, &["training", "finished"], 300).await;
     let device = b.wait_text("#train-device", |t| !t.is_empty()).await;
-    assert!(device.starts_with("CPU (wasm)"), "{device}");
+    assert!(device.starts_with("CPU (wasm)") && device.contains("bf16 mixed"), "{device}");
     b.wait_phase(run, &["finished"], 900).await;
     let points = b.attr("#train-chart polyline.series", "points").await;
     let losses: Vec<f64> = points.split_whitespace().map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
     // SVG y grows downward: a lower loss is a larger y.
     assert_eq!(losses.len(), 6);
-    assert!(losses[5] > losses[0], "the loss must drop on the CPU backend too: {points}");
+    assert!(losses[5] > losses[0], "the loss must drop on the CPU backend in bf16 too: {points}");
     b.wait_attr("#train-saved", "data-step", 60, |s| s == "6").await;
 
     // Checkpoints that do not fit: not a tar, and weights of another shape than their config.

@@ -6,4 +6,5 @@ mod agreement;
 mod hardware;
 mod labs;
 mod main_job;
+mod precision;
 mod train;

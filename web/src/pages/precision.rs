@@ -236,6 +236,12 @@ fn accumulation_view(acc: &str, times: &str, on_acc: Callback<String>, on_times:
                     error={count.as_ref().err().map(|e| e.to_string())} />
             </div>
             { body }
+            <p id="acc-in-training">{"The same lesson in training: "}
+                <a href={route::href(Page::Train)}>{"the Train page"}</a>
+                {"'s Precision \"bf16 mixed\" (and "}<code>{"lmlab train --precision bf16"}</code>
+                {") rounds only the inputs of each matmul to bf16; the weights, the gradients that reach them, \
+                  AdamW's moments and every sum (RMSNorm, softmax, the loss) stay fp32, so small updates are not \
+                  rounded away as in the bf16 row above."}</p>
         </section>
     }
 }

@@ -102,6 +102,12 @@ fn ctrl_c() -> Arc<AtomicBool> {
 }
 
 impl RunHooks for CliHooks {
+    /// Queue the next step before reading this one's loss: on a GPU the device never waits for
+    /// the host to print.
+    fn read_ahead(&self) -> bool {
+        true
+    }
+
     fn on_step(&mut self, m: &StepMetrics) -> bool {
         // Tokens/s and MFU: the median of the recent steps, the first (compiling) step left out —
         // the page's live panel uses the same meter.
@@ -129,7 +135,8 @@ impl RunHooks for CliHooks {
     fn on_eval(&mut self, step: usize, val_loss: f64) {
         self.val_loss = Some(val_loss);
         if self.json {
-            println!("{}", json!({"event": "eval", "step": step, "val_loss": val_loss}));
+            let seconds = self.started.elapsed().as_secs_f64();
+            println!("{}", json!({"event": "eval", "step": step, "val_loss": val_loss, "seconds": seconds}));
         } else if self.bar.is_hidden() {
             // Not a terminal (a log file, CI): plain lines instead of the bar.
             println!("step {step:>6}: validation loss {val_loss:.4}{}{}", self.progress_note(), self.router_note());

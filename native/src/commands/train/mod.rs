@@ -14,7 +14,7 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use lmlab::accounting::ShapeForm;
 use lmlab::train::checkpoint::Checkpoint;
-use lmlab::train::plan::{default_checkpoint_every, DataChoice, RunPlan, TokenizerChoice};
+use lmlab::train::plan::{default_checkpoint_every, DataChoice, Precision, RunPlan, TokenizerChoice};
 use lmlab::train::plan_form::{Labels, PlanForm};
 use lmlab::train::prepare::{self, RunData, TokenizerSource};
 use lmlab::train::protocol::RunInfo;
@@ -74,6 +74,7 @@ fn plan_of(args: &TrainModelArgs) -> Result<RunPlan, Box<dyn std::error::Error>>
         eval_every: field(&args.eval_every),
         checkpoint_every: field(&args.checkpoint_every),
         seed: field(&args.seed),
+        precision: field(&args.precision),
         capacity_factor: field(&m.capacity_factor),
         balance_weight: field(&m.balance_weight),
         z_weight: field(&m.z_weight),
@@ -95,7 +96,7 @@ fn plan_of(args: &TrainModelArgs) -> Result<RunPlan, Box<dyn std::error::Error>>
 /// How the run starts.
 enum Start {
     New(Box<RunPlan>),
-    Resume { checkpoint: Box<Checkpoint>, steps: Option<usize> },
+    Resume { checkpoint: Box<Checkpoint>, steps: Option<usize>, precision: Option<Precision> },
 }
 
 pub fn train(args: &TrainModelArgs) -> CliResult {
@@ -103,6 +104,7 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
     let steps = args.steps.as_deref().map(|s| parse_count("--steps", s)).transpose()?.map(|s| s as usize);
     let checkpoint_every =
         args.checkpoint_every.as_deref().map(|s| parse_count("--checkpoint-every", s)).transpose()?.map(|s| s as usize);
+    let precision = args.precision.as_deref().map(|p| Precision::parse("--precision", p)).transpose()?;
     let (start, data_choice, val_choice, tokenizer, out) = match &args.resume {
         Some(dir) => {
             let checkpoint = checkpoint_dir::read(dir)?;
@@ -122,7 +124,7 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
             // A .tar (the Train page's download) continues into the directory of the same name.
             let out =
                 args.out.clone().unwrap_or_else(|| if dir.is_file() { dir.with_extension("") } else { dir.clone() });
-            (Start::Resume { checkpoint: Box::new(checkpoint), steps }, data, val, tokenizer, out)
+            (Start::Resume { checkpoint: Box::new(checkpoint), steps, precision }, data, val, tokenizer, out)
         }
         None => {
             let plan = plan_of(args)?;
@@ -167,8 +169,8 @@ impl Job for TrainJob {
                 let (trainer, info) = prepare::start::<B>(plan, &self.data, &device, &on)?;
                 (trainer, info, plan.training.checkpoint_every)
             }
-            Start::Resume { checkpoint, steps } => {
-                let (trainer, info) = prepare::resume::<B>(checkpoint, &self.data, *steps, &device, &on)?;
+            Start::Resume { checkpoint, steps, precision } => {
+                let (trainer, info) = prepare::resume::<B>(checkpoint, &self.data, *steps, *precision, &device, &on)?;
                 if !self.json {
                     println!("resuming {} at step {} of {}", checkpoint.origin, info.step, info.steps);
                 }
@@ -177,7 +179,8 @@ impl Job for TrainJob {
             }
         };
         print_header(&info, &trainer, &self.out, self.json);
-        let mut hooks = CliHooks::new(&info, picked.peak_flops(), self.out.clone(), self.log_every, self.json);
+        let peak = picked.peak_flops(trainer.config.precision());
+        let mut hooks = CliHooks::new(&info, peak, self.out.clone(), self.log_every, self.json);
         let spec = self.data.spec(&trainer, self.checkpoint_every.unwrap_or(every))?;
         let outcome = pollster::block_on(run(&mut trainer, &spec, &mut hooks));
         hooks.finish();
@@ -218,6 +221,7 @@ fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &
             "active_params": info.active_parameters,
             "model": model,
             "train": trainer.config,
+            "precision": trainer.config.precision().key(),
             "train_tokens": info.train_tokens,
             "val_tokens": info.val_tokens,
             "val_unigram_entropy": info.unigram_entropy,
@@ -230,14 +234,15 @@ fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &
         return;
     }
     println!(
-        "model: {} parameters (d_model {}, {} layers, {} heads, d_ff {}, context {}, vocabulary {})",
+        "model: {} parameters (d_model {}, {} layers, {} heads, d_ff {}, context {}, vocabulary {}), precision {}",
         info.parameters,
         model.d_model,
         model.num_layers,
         model.num_heads,
         model.d_ff,
         model.context_length,
-        model.vocab_size
+        model.vocab_size,
+        trainer.config.precision().label()
     );
     if let Some(m) = &model.moe {
         println!(

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use lmlab::accounting::training_presets;
 use lmlab::telemetry::flops_per_step;
 use lmlab::train::forms::{ParsedForm, TrainForm};
-use lmlab::train::plan::DataChoice;
+use lmlab::train::plan::{DataChoice, Precision};
 use lmlab::train::plan_form::CUSTOM;
 use lmlab::train::protocol::{Corpus, RunRequest};
 use lmlab::units::{format_bytes, format_count, format_number};
@@ -230,7 +230,14 @@ pub fn view(
                 <SelectField id="train-backend" label="Run on"
                     options={vec![("webgpu".to_string(), "WebGPU (burn's wgpu backend)".to_string()), ("cpu".to_string(), "CPU (burn's flex backend in wasm, one thread)".to_string())]}
                     value={form.backend.clone()} onchange={set(|f, v| f.backend = v)} />
+                <SelectField id="train-precision" label="Precision"
+                    options={Precision::ALL.iter().map(|p| (p.key().to_string(), p.label().to_string())).collect::<Vec<_>>()}
+                    value={if form.plan.precision.is_empty() { "fp32".to_string() } else { form.plan.precision.clone() }}
+                    onchange={set(|f, v| f.plan.precision = v)} />
             </div>
+            if let Some(e) = error("precision") {
+                <p class="error" id="train-precision-error" role="alert">{ e }</p>
+            }
             if custom {
                 <div class="row">
                     <TextField id="train-experts" label="Experts (empty: dense)" value={shape.num_experts.clone()} oninput={set(without_experts_when_empty)} error={error("experts")} />

@@ -20,7 +20,7 @@ use lmlab::model::TransformerLm;
 use lmlab::tokenize::Bpe;
 use lmlab::train::bench::bench_train;
 use lmlab::train::checkpoint::Checkpoint;
-use lmlab::train::plan::{default_checkpoint_every, Backend};
+use lmlab::train::plan::{default_checkpoint_every, Backend, Precision};
 use lmlab::train::prepare::{self, DataInput, DeviceLabel, Progress, RunData, TokenizerSource};
 use lmlab::train::protocol::{Adapter, BenchRequest, FromWorker, LiveSettings, RunInfo, ToWorker};
 use lmlab::train::run::{run, RunEnd};
@@ -150,11 +150,14 @@ async fn bench(request: BenchRequest, engine: &mut Engine) {
     let (result, device) = match request.backend {
         Backend::WebGpu => match engine.webgpu().await {
             Ok((device, adapter)) => {
-                (bench_train::<Autodiff<Wgpu>>(&model, b, w, s, peak, &device).await, adapter.name)
+                (bench_train::<Autodiff<Wgpu>>(&model, b, Precision::Fp32, w, s, peak, &device).await, adapter.name)
             }
             Err(e) => return engine.fail("opening WebGPU", e),
         },
-        _ => (bench_train::<Autodiff<Flex>>(&model, b, w, s, peak, &Default::default()).await, cpu_label().name),
+        _ => (
+            bench_train::<Autodiff<Flex>>(&model, b, Precision::Fp32, w, s, peak, &Default::default()).await,
+            cpu_label().name,
+        ),
     };
     match result {
         Ok(report) => engine.out.send(FromWorker::Bench { request, device, report }),
@@ -217,7 +220,7 @@ async fn load<B: AutodiffBackend>(
             let ckpt = Checkpoint::from_files(&origin, checkpoint);
             let tokenizer = TokenizerSource::of_checkpoint(&ckpt)?;
             let data = RunData::load(DataInput::Text(corpus), None, tokenizer, &mut progress)?;
-            let (trainer, info) = prepare::resume::<B>(&ckpt, &data, None, device, on)?;
+            let (trainer, info) = prepare::resume::<B>(&ckpt, &data, None, None, device, on)?;
             let checkpoint_every = default_checkpoint_every(info.steps);
             Ok(Loaded::Run { trainer, data, info, checkpoint_every })
         }
