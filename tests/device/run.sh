@@ -127,11 +127,14 @@ else
   cat "$WORK/err" >&2; fail lmlab_moe tiny-moe "$(cat "$WORK/err")"
 fi
 
-# The race: the same model, data, hyper-parameters and token budget, trained by lmlab (bf16 where
-# the device has it) and by PyTorch (bf16 autocast + SDPA); wall time to a fixed validation loss.
+# The race: the same model, data, hyper-parameters and token budget, trained by lmlab and by the
+# PyTorch reference (on CUDA both in bf16: lmlab's mixed precision, PyTorch's autocast + SDPA);
+# wall time to a fixed validation loss.
 race_preset=${RACE[0]} race_batch=${RACE[1]} race_steps=${RACE[2]} race_eval=${RACE[3]} race_vocab=${RACE[4]}
-race_precision=bf16
-[ "$DEVICE" = wgpu ] && race_precision=fp32
+# bf16 where it is the fast path (CUDA's tensor cores, PyTorch's autocast); fp32 elsewhere (a
+# CPU emulates bf16 with conversions, and WGSL has none).
+race_precision=fp32 race_mode=eager
+[ "$DEVICE" = cuda ] && race_precision=bf16 race_mode=bf16
 part "the race: $race_preset, batch $race_batch, $race_steps steps, on the bundled Shakespeare"
 corpus=data/tinyshakespeare.txt
 cut=$(( $(wc -c <"$corpus") * 9 / 10 ))
@@ -177,7 +180,7 @@ print(math.ceil(at["val_loss"] * 20) / 20)' "$WORK/race-lmlab.json" "$race_steps
     "$WORK/race-lmlab.json" >"$WORK/race-config.json"
   echo "target validation loss: $target"
   if "$PYTHON" tests/bench/torch_reference.py race --config "$WORK/race-config.json" --device "${DEVICE/wgpu/cpu}" \
-    --modes bf16 --train "$WORK/train.bin" --val "$WORK/val.bin" --batch "$race_batch" --steps "$race_steps" \
+    --modes "$race_mode" --train "$WORK/train.bin" --val "$WORK/val.bin" --batch "$race_batch" --steps "$race_steps" \
     --eval-every "$race_eval" --lr 3e-3 --warmup "$warmup_steps" --target-loss "$target" >"$WORK/race-torch.json" 2>"$WORK/err"; then
     record torch_race <"$WORK/race-torch.json"
     "$PYTHON" -c 'import json,sys; print(json.dumps({"target_loss": float(sys.argv[1])}))' "$target" | record race_target
