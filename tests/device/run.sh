@@ -159,7 +159,7 @@ events = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 setup = next(e for e in events if e["event"] == "setup")
 curve = [{"step": e["step"], "val_loss": e["val_loss"], "seconds": e["seconds"]} for e in events if e["event"] == "eval"]
 end = next(e for e in events if e["event"] == "end")
-print(json.dumps({"precision": sys.argv[2], "params": setup["params"], "batch": setup["train"]["batch_size"],
+print(json.dumps({"precision": setup.get("precision", sys.argv[2]), "params": setup["params"], "batch": setup["train"]["batch_size"],
                   "model": setup["model"], "curve": curve, "seconds": end["seconds"]}))
 EOF
   record lmlab_race <"$WORK/race-lmlab.json"
