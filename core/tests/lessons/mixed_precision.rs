@@ -38,8 +38,7 @@ fn logits_of(file: &str) -> (Vec<i64>, [usize; 2], Vec<f64>) {
     let json: Value = serde_json::from_str(&std::fs::read_to_string(fixture(file)).unwrap()).unwrap();
     let rows: Vec<Vec<i64>> = serde_json::from_value(json["ids"].clone()).unwrap();
     let shape = [rows.len(), rows[0].len()];
-    let logits = json["logits"]["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    (rows.concat(), shape, logits)
+    (rows.concat(), shape, tensor_of(file, &["logits"]).0)
 }
 
 /// The fixture's model (numpy's weights) computing in `precision`.

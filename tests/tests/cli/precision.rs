@@ -19,6 +19,27 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `lmlab bench train` of nano at `batch` for one timed step in `precision` on `device`.
+fn bench_nano(batch: &str, precision: &str, device: &str) -> lmlab_acceptance::Output {
+    run(&[
+        "bench",
+        "train",
+        "--preset",
+        "nano",
+        "--batch",
+        batch,
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--precision",
+        precision,
+        "--device",
+        device,
+        "--json",
+    ])
+}
+
 fn json_lines(stdout: &str) -> Vec<Value> {
     stdout.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -78,41 +99,12 @@ fn bf16_trains_resumes_in_fp32_and_bad_precisions_are_named() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--precision") && r.stderr.contains("fp16") && r.stderr.contains("bf16"), "{}", r.stderr);
     // wgpu (WGSL) has no bf16: said before anything trains, with what to do instead.
-    let r = run(&[
-        "bench",
-        "train",
-        "--preset",
-        "nano",
-        "--batch",
-        "1",
-        "--steps",
-        "1",
-        "--precision",
-        "bf16",
-        "--device",
-        "wgpu",
-    ]);
+    let r = bench_nano("1", "bf16", "wgpu");
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("bf16") && r.stderr.contains("WGSL") && r.stderr.contains("fp32"), "{}", r.stderr);
 
     // bench train in bf16: the JSON says so, and the first loss is ln V's on random tokens.
-    let r = run(&[
-        "bench",
-        "train",
-        "--preset",
-        "nano",
-        "--batch",
-        "2",
-        "--steps",
-        "1",
-        "--warmup",
-        "1",
-        "--precision",
-        "bf16",
-        "--device",
-        "cpu",
-        "--json",
-    ]);
+    let r = bench_nano("2", "bf16", "cpu");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
     assert_eq!(v["precision"], "bf16");
