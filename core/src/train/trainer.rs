@@ -393,10 +393,14 @@ pub async fn read_values<B: Backend>(t: Tensor<B, 1>) -> Result<Vec<f32>, TrainE
 /// WebGPU) has no bf16; CUDA and the CPU backend do.
 pub fn check_precision<B: Backend>(precision: Precision, device: &B::Device) -> Result<(), TrainError> {
     if precision == Precision::Bf16 && !B::supports_dtype(device, burn::tensor::DType::BF16) {
+        let name = B::name(device);
+        let why = if name.contains("wgpu") || name.contains("wgsl") {
+            "wgpu and WebGPU have no bf16 (WGSL, their shading language, has no 16-bit brain float)".to_string()
+        } else {
+            format!("this device has no bf16 (burn's {name})")
+        };
         return Err(TrainError::Config(format!(
-            "precision bf16: the {} backend has no bf16 (WGSL, the shading language of wgpu and WebGPU, has no 16-bit \
-             brain float); use fp32 here, or bf16 on CUDA or the CPU backend",
-            B::name(device)
+            "precision bf16: {why}; use fp32 here, or bf16 on CUDA (Ampere or newer) or the CPU backend"
         )));
     }
     Ok(())
