@@ -112,6 +112,20 @@ impl StepMeter {
     }
 }
 
+/// The validation loss has risen past its best: `(best step, best loss, latest loss)` when the
+/// newest validation is above the lowest so far by more than 1 % (noise of a few batches stays
+/// below that) and at least two validations came after the best. On a small paste this is the
+/// model memorizing its training text (overfitting); the page says so while the run goes.
+pub fn rising_validation(evals: &[(usize, f64)]) -> Option<(usize, f64, f64)> {
+    let (at, &(best_step, best)) = evals
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.1.is_finite())
+        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))?;
+    let &(_, last) = evals.last()?;
+    (evals.len() - at > 2 && last > best * 1.01).then_some((best_step, best, last))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +159,17 @@ mod tests {
         assert_eq!(m.step_seconds(), Some(1.0));
         let again = StepMeter::of(nano, 8, Some(1e12), [30.0, 0.2, 0.1, 0.4, 0.3]);
         assert_eq!(again.step_seconds(), Some(0.25));
+    }
+
+    #[test]
+    fn a_validation_loss_that_rises_past_its_best_is_flagged() {
+        let falling = [(0, 6.2), (10, 4.0), (20, 3.5), (30, 3.4)];
+        assert_eq!(rising_validation(&falling), None);
+        // Within 1 % of the best: noise.
+        assert_eq!(rising_validation(&[(0, 6.2), (10, 3.40), (20, 3.42), (30, 3.43)]), None);
+        // One validation above the best is not yet a trend.
+        assert_eq!(rising_validation(&[(0, 6.2), (10, 3.4), (20, 3.6)]), None);
+        assert_eq!(rising_validation(&[(0, 6.2), (10, 3.4), (20, 3.6), (30, 3.8)]), Some((10, 3.4, 3.8)));
+        assert_eq!(rising_validation(&[]), None);
     }
 }

@@ -43,6 +43,22 @@ pub fn display_token<T: Tokenizer + ?Sized>(tokenizer: &T, id: u32) -> String {
     }
 }
 
+/// Text as a page may print it: line breaks and tabs kept, every other control character shown as
+/// its Unicode control picture (U+0000–U+001F → ␀…␟, DEL → ␡) and C1 controls as `<U+0085>`. A
+/// model sampling bytes early in training emits such characters; printed raw they vanish or
+/// garble the page.
+pub fn visible_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).expect("a control picture").to_string(),
+            '\u{7f}' => '\u{2421}'.to_string(),
+            '\u{80}'..='\u{9f}' => format!("<U+{:04X}>", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// "Predict, then check" questions of the tokenizer lab; every answer is computed here.
 pub fn exercises() -> Vec<Exercise> {
     let specials = ["<|endoftext|>".to_string()];
@@ -127,4 +143,15 @@ pub(crate) fn decode_bytes<T: Tokenizer + ?Sized>(t: &T, ids: &[u32]) -> Result<
         bytes.extend_from_slice(&b);
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_shown_as_their_pictures() {
+        // U+2400 + code for C0 controls (Unicode's "Control Pictures" block), U+2421 for DEL.
+        assert_eq!(super::visible_controls("a\u{0}b\u{1b}[0m\u{7f}"), "a\u{2400}b\u{241b}[0m\u{2421}");
+        assert_eq!(super::visible_controls("line\r\nnext\ttab"), "line\u{240d}\nnext\ttab");
+        assert_eq!(super::visible_controls("x\u{85}y — 世界"), "x<U+0085>y — 世界");
+    }
 }

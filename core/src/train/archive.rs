@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use super::protocol::Files;
+use super::protocol::{Corpus, Files};
 
 /// Why an archive could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -16,6 +16,39 @@ pub struct ArchiveError {
 
 /// The largest archive accepted (the biggest preset the page trains is far below it).
 pub const MAX_ARCHIVE_BYTES: usize = 2 << 30;
+
+/// The training text a checkpoint may carry: the Train page puts a student's own corpus (pasted
+/// or uploaded, not the bundled one) into the `.tar` it offers, so `lmlab train --resume page.tar`
+/// continues the run with nothing else; the file's first line is the corpus's name.
+pub const CORPUS_FILE: &str = "corpus.txt";
+
+/// The largest corpus a checkpoint carries: a small paste travels with the run; a larger corpus
+/// would make every checkpoint as big as the text (resume it with `--data FILE`).
+pub const MAX_EMBEDDED_CORPUS_BYTES: usize = 4 << 20;
+
+/// Adds `corpus` to a checkpoint's files when it is at most [`MAX_EMBEDDED_CORPUS_BYTES`];
+/// returns whether it did.
+pub fn embed_corpus(files: &mut Files, corpus: &Corpus) -> bool {
+    if corpus.text.len() > MAX_EMBEDDED_CORPUS_BYTES || files.iter().any(|(n, _)| n == CORPUS_FILE) {
+        return false;
+    }
+    let name = corpus.name.replace(['\n', '\r'], " ");
+    files.push((CORPUS_FILE.into(), format!("{name}\n{}", corpus.text).into_bytes()));
+    true
+}
+
+/// The corpus a checkpoint carries ([`embed_corpus`]), if any; `origin` names the archive in errors.
+pub fn embedded_corpus(origin: &str, bytes: &[u8]) -> Result<Corpus, ArchiveError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ArchiveError {
+        file: format!("{origin}/{CORPUS_FILE}"),
+        message: format!("invalid UTF-8 at byte offset {}", e.valid_up_to()),
+    })?;
+    let (name, text) = text.split_once('\n').ok_or_else(|| ArchiveError {
+        file: format!("{origin}/{CORPUS_FILE}"),
+        message: "expected the corpus's name on the first line, then its text".into(),
+    })?;
+    Ok(Corpus { name: name.to_string(), text: text.to_string() })
+}
 
 /// Packs `files` (flat names) into a tar archive, in the given order.
 pub fn pack(files: &Files) -> Vec<u8> {
@@ -86,5 +119,21 @@ mod tests {
         tar.truncate(1024);
         let e = unpack("x.tar", &tar).unwrap_err();
         assert!(e.to_string().contains("x.tar"), "{e}");
+    }
+
+    #[test]
+    fn a_small_corpus_travels_with_the_checkpoint_and_a_large_one_does_not() {
+        let corpus = Corpus { name: "pasted text".into(), text: "line one\nline two — ü\n".into() };
+        let mut files: Files = vec![("config.json".into(), b"{}".to_vec())];
+        assert!(embed_corpus(&mut files, &corpus));
+        assert!(!embed_corpus(&mut files, &corpus), "only once");
+        let back = unpack("run.tar", &pack(&files)).unwrap();
+        let (_, bytes) = back.iter().find(|(n, _)| n == CORPUS_FILE).unwrap();
+        assert_eq!(embedded_corpus("run.tar", bytes).unwrap(), corpus);
+        let big = Corpus { name: "big.txt".into(), text: "x".repeat(MAX_EMBEDDED_CORPUS_BYTES + 1) };
+        let mut files: Files = Vec::new();
+        assert!(!embed_corpus(&mut files, &big) && files.is_empty());
+        let e = embedded_corpus("run.tar", b"no name line").unwrap_err();
+        assert!(e.to_string().starts_with("run.tar/corpus.txt: expected the corpus's name"), "{e}");
     }
 }

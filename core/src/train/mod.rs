@@ -12,6 +12,7 @@
 //!   parsed from the CLI's flags and the page's form alike (no burn);
 //! * [`prepare`] — a plan turned into tokens, splits, the trainer and the run header: the one setup
 //!   the CLI and the page's worker share;
+//! * [`feasibility`] — memory and seconds per step of a run before it starts (the page refuses or warns);
 //! * [`forms`] — the Train page's form (the plan's fields and the sample settings; no burn);
 //! * [`presets`] — the Train page's exercises (the shapes are in `accounting::presets`);
 //! * [`protocol`] — the messages between the Train page and its worker (no burn);
@@ -28,6 +29,7 @@ pub mod bench;
 pub mod checkpoint;
 #[cfg(feature = "model")]
 pub mod data;
+pub mod feasibility;
 pub mod forms;
 #[cfg(feature = "model")]
 pub mod optimizer;

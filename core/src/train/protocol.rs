@@ -90,6 +90,10 @@ pub struct RunRequest {
     pub backend: Backend,
 }
 
+/// A running run in the browser sends a checkpoint at least this often (besides the run's step
+/// cadence), so a reload or a worker ended mid-step loses at most this much training.
+pub const AUTOSAVE_SECONDS: f64 = 30.0;
+
 /// Settings that may change while a run goes on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveSettings {
@@ -109,9 +113,12 @@ impl Default for LiveSettings {
 /// Worker → page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FromWorker {
-    /// The backends found: WebGPU's adapter name, or why there is none.
+    /// The backends found: WebGPU's adapter name, or why there is none. `optimized`: the worker
+    /// was built with optimizations (`trunk build --release`); a development build (`trunk
+    /// serve`) is slower, and the page says so beside its speeds.
     Ready {
         webgpu: Result<Adapter, String>,
+        optimized: bool,
     },
     /// Work before the first step (tokenizer training, tokenizing, compiling kernels).
     Status {
@@ -240,6 +247,26 @@ pub struct RunInfo {
     pub precision: Precision,
 }
 
+/// The backend a page trains on unless the student picks one, and why (shown beside the choice):
+/// WebGPU only on a hardware adapter. A software adapter (SwiftShader, lavapipe — the adapter says
+/// so: `isFallbackAdapter` or a CPU device type) runs GPU kernels on the CPU through an emulation,
+/// far slower than burn's CPU backend on the same CPU (nano: see `feasibility::NANO_CPU_MS`).
+pub fn recommended_backend(webgpu: &Result<Adapter, String>) -> (Backend, String) {
+    use super::feasibility::{NANO_CPU_MS, NANO_SWIFTSHADER_MS};
+    match webgpu {
+        Err(_) => (Backend::Cpu, "this browser has no WebGPU".into()),
+        Ok(a) if a.emulated => (
+            Backend::Cpu,
+            format!(
+                "WebGPU here is {}, a CPU emulation of a GPU: nano took {:.0} ms per step on it against {:.0} ms \
+                 on the CPU backend (measured on a 2-core machine)",
+                a.name, NANO_SWIFTSHADER_MS, NANO_CPU_MS
+            ),
+        ),
+        Ok(a) => (Backend::WebGpu, format!("{} is a hardware GPU", a.name)),
+    }
+}
+
 /// The largest single buffer a training step of `shape` at `batch` allocates, in bytes (f32), and
 /// what it holds. WebGPU refuses a buffer above `maxStorageBufferBindingSize` (128 MiB by default),
 /// so a preset too large for the adapter is caught before it starts, naming the limit.
@@ -333,5 +360,20 @@ mod tests {
         assert!(e.contains("binary file") && e.contains("offset 8"), "{e}");
         let e = Corpus::from_bytes("l.txt", b"ok\nline two \xff\xfe").unwrap_err();
         assert!(e.contains("byte offset 12") && e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn the_default_backend_is_webgpu_only_on_a_hardware_adapter() {
+        let adapter = |name: &str, emulated| Adapter {
+            name: name.into(),
+            emulated,
+            max_storage_buffer_binding_size: 128 << 20,
+            max_buffer_size: 256 << 20,
+        };
+        let (b, why) = recommended_backend(&Ok(adapter("SwiftShader Device (Subzero)", true)));
+        assert_eq!(b, Backend::Cpu);
+        assert!(why.contains("SwiftShader") && why.contains("emulation"), "{why}");
+        assert_eq!(recommended_backend(&Ok(adapter("NVIDIA GeForce RTX 4090", false))).0, Backend::WebGpu);
+        assert_eq!(recommended_backend(&Err("navigator.gpu is missing".into())).0, Backend::Cpu);
     }
 }

@@ -40,6 +40,12 @@ pub trait RunHooks {
     fn read_ahead(&self) -> bool {
         false
     }
+    /// Whether to save a checkpoint after the step about to run, besides the fixed cadence. The
+    /// browser autosaves by wall time (a reload, a crash or a killed worker then loses seconds, not
+    /// the run); the CLI saves on its cadence and on Ctrl-C.
+    fn checkpoint_due(&mut self) -> bool {
+        false
+    }
 }
 
 /// The data and bookkeeping of a run.
@@ -98,7 +104,7 @@ pub async fn run<B: AutodiffBackend>(
         }
         let queued = trainer.queue_step(&spec.train);
         let step = trainer.step();
-        let checkpoint_due = spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0;
+        let checkpoint_due = (spec.checkpoint_every > 0 && step % spec.checkpoint_every == 0) | hooks.checkpoint_due();
         let boundary = step % eval_every == 0 || trainer.is_done() || checkpoint_due;
         let mut keep_going = true;
         if let Some(p) = pending.take() {

@@ -11,6 +11,7 @@ mod tokenizers;
 mod train;
 mod train_cpu;
 mod train_moe;
+mod train_student;
 
 /// Why the tests are ignored by default.
 pub const NEEDS: &str = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh";

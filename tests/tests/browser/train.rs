@@ -26,6 +26,8 @@ async fn train_page_trains_on_webgpu_in_chromium() {
     let adapter = b.wait_for("#train-adapter", 120).await.text().await.unwrap();
     eprintln!("worker bundle loaded and WebGPU probed in {:.1} s: {adapter}", opened.elapsed().as_secs_f64());
     assert!(adapter.to_lowercase().contains("swiftshader") && adapter.contains("CPU emulation"), "{adapter}");
+    // An emulated GPU is not the default (the CPU backend is faster there); this test wants WebGPU.
+    b.select("#train-backend", "webgpu").await;
 
     // A preset too large for this adapter is refused before it starts, naming the limit.
     b.select("#train-preset", "gpt2-small").await;

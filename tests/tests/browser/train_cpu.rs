@@ -17,7 +17,13 @@ async fn train_page_without_webgpu_trains_on_the_cpu_and_names_bad_input() {
     // No WebGPU: the page says what is missing and offers the CPU backend.
     let notice = b.wait_for("#train-no-webgpu", 120).await.text().await.unwrap();
     assert!(notice.contains("navigator.gpu is missing") && notice.contains("CPU"), "{notice}");
-    assert!(b.disabled("#train-start").await);
+    // The page runs on the CPU backend by itself, and says why.
+    let why = b.wait_text("#train-backend-reason", |t| !t.is_empty()).await;
+    assert!(why.starts_with("CPU chosen") && why.contains("no WebGPU"), "{why}");
+    assert!(!b.disabled("#train-start").await);
+    // WebGPU picked by hand: Start is refused until the CPU is chosen again.
+    b.select("#train-backend", "webgpu").await;
+    b.wait_attr("#train-start", "disabled", 15, |_| true).await;
     b.select("#train-backend", "cpu").await;
     b.shot("33-train-no-webgpu.png").await;
 

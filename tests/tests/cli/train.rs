@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use lmlab::train::archive;
+use lmlab::train::protocol::Corpus;
 use lmlab_acceptance::{lmlab, run_lmlab as run};
 use serde_json::Value;
 
@@ -286,6 +288,36 @@ fn bad_input_is_named_and_nothing_is_lost() {
     let r = run(&["train", "--resume", s(&run_dir), "--steps", "2", "--device", "cpu"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("moved.txt") && r.stderr.contains("--data FILE"), "{}", r.stderr);
+    // The Train page's .tar of a run on pasted text carries the text (lmlab::train::archive's
+    // corpus.txt): resuming needs nothing else, and the resumed run's checkpoints carry it on.
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    let state = files.iter_mut().find(|(n, _)| n == "state.json").unwrap();
+    let mut recorded: Value = serde_json::from_slice(&state.1).unwrap();
+    recorded["data"] = "pasted text".into();
+    state.1 = serde_json::to_vec(&recorded).unwrap();
+    let text = std::fs::read_to_string(&data).unwrap();
+    assert!(archive::embed_corpus(&mut files, &Corpus { name: "pasted text".into(), text }));
+    let page_tar = dir.join("page.tar");
+    std::fs::write(&page_tar, archive::pack(&files)).unwrap();
+    let r = run(&["train", "--resume", s(&page_tar), "--steps", "2", "--device", "cpu"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("at step 1 of 2") && r.stdout.contains("data: pasted text"), "{}", r.stdout);
+    let continued = dir.join("page");
+    assert!(continued.join(archive::CORPUS_FILE).exists(), "the resumed run's checkpoint carries the text");
+    let r = run(&["train", "--resume", s(&continued), "--steps", "3", "--device", "cpu"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Without the text in the .tar (a paste above the limit), the error names --data.
+    files.retain(|(n, _)| n != archive::CORPUS_FILE);
+    std::fs::write(&page_tar, archive::pack(&files)).unwrap();
+    let r = run(&["train", "--resume", s(&page_tar), "--steps", "2", "--device", "cpu"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("pasted text") && r.stderr.contains("--data FILE"), "{}", r.stderr);
     // A corrupted checkpoint names the file.
     let weights = good.join("model.safetensors");
     let bytes = std::fs::read(&weights).unwrap();

@@ -70,15 +70,14 @@ async fn open() -> Result<IdbDatabase, String> {
     Ok(db.unchecked_into())
 }
 
-/// Stores a checkpoint (and the corpus when it is the student's own) in one transaction.
-pub async fn save(files: &Files, meta: &SavedMeta, corpus: Option<&Corpus>) -> Result<(), String> {
+/// Stores a checkpoint's archive (and the corpus when it is the student's own) in one transaction.
+pub async fn save(tar: &[u8], meta: &SavedMeta, corpus: Option<&Corpus>) -> Result<(), String> {
     let db = open().await?;
     let tx = db
         .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
         .map_err(|e| js_err("saving the checkpoint", e))?;
     let store = tx.object_store(STORE).map_err(|e| js_err("saving the checkpoint", e))?;
-    let tar = archive::pack(files);
-    let bytes = Uint8Array::from(tar.as_slice());
+    let bytes = Uint8Array::from(tar);
     let meta = SavedMeta { bytes: tar.len(), ..meta.clone() };
     let put = |key: &str, value: &JsValue| {
         store.put_with_key(value, &key.into()).map_err(|e| js_err("saving the checkpoint", e))

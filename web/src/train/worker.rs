@@ -1,50 +1,93 @@
-//! The training worker as a `gloo-worker` type, shared by both bundles: the page spawns it (and
-//! only needs its message types), the worker bundle registers it with an engine installed.
+//! The training worker and the page's handle on it, shared by both bundles: the page spawns the
+//! worker ([`Bridge`]; it only needs the message types), the worker bundle registers its engine
+//! ([`register`]).
 //!
-//! The worker type itself holds no burn: incoming messages go into a channel that the engine
-//! (feature `trainer`, `train::engine`) drains between training steps, and the engine answers
-//! through an [`Outbox`].
+//! A plain `web_sys::Worker` rather than gloo's worker bridge, for one reason: the page must be
+//! able to *terminate* it. A training step is one long synchronous call inside the worker (a
+//! large model on the CPU backend: minutes); messages wait until it ends, so Stop could not be
+//! answered. The page then ends the worker outright and spawns a fresh one — gloo's bridge hides
+//! the `Worker` it made. Messages are gloo's bincode codec (bytes, not JSON: checkpoints are MBs).
+//!
+//! The worker holds no burn: incoming messages go into a channel that the engine (feature
+//! `trainer`, `train::engine`) drains between training steps, and the engine answers through an
+//! [`Outbox`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
-use gloo::worker::{HandlerId, Worker, WorkerScope};
+use futures_channel::mpsc::{unbounded, UnboundedReceiver};
+use gloo::worker::{Bincode, Codec};
 use lmlab::train::protocol::{FromWorker, Stamped, ToWorker};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 /// What the worker bundle runs when the worker starts: it receives the page's messages and
 /// answers through the outbox.
 pub type Engine = fn(UnboundedReceiver<ToWorker>, Outbox);
 
-thread_local! {
-    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+/// The worker's first message, once its wasm runs and it listens: messages the page posted
+/// before would have found no listener, so the page holds them until this arrives.
+const LISTENING: &str = "lmlab-train-worker-listening";
+
+/// The page's handle on the worker. Dropping it terminates the worker.
+pub struct Bridge {
+    worker: web_sys::Worker,
+    /// Messages posted before the worker listens.
+    queue: Rc<RefCell<Option<Vec<JsValue>>>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
 }
 
-/// Installs the engine before `TrainWorker::registrar().register()` (worker bundle only).
-pub fn set_engine(engine: Engine) {
-    ENGINE.with(|e| *e.borrow_mut() = Some(engine));
+impl Bridge {
+    /// Starts the worker bundle through its loader script; `on_message` gets every message.
+    pub fn spawn(loader: &str, on_message: impl Fn(Stamped) + 'static) -> Result<Bridge, String> {
+        let worker = web_sys::Worker::new(loader).map_err(|e| format!("starting the training worker: {e:?}"))?;
+        let queue = Rc::new(RefCell::new(Some(Vec::new())));
+        let on_message = {
+            let (worker, queue) = (worker.clone(), queue.clone());
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+                let data = e.data();
+                if data.as_string().as_deref() == Some(LISTENING) {
+                    for held in queue.borrow_mut().take().unwrap_or_default() {
+                        let _ = worker.post_message(&held);
+                    }
+                } else {
+                    on_message(Bincode::decode(data));
+                }
+            })
+        };
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        Ok(Bridge { worker, queue, _on_message: on_message })
+    }
+
+    pub fn send(&self, msg: ToWorker) {
+        let data = Bincode::encode(msg);
+        match self.queue.borrow_mut().as_mut() {
+            Some(held) => held.push(data),
+            None => {
+                let _ = self.worker.post_message(&data);
+            }
+        }
+    }
 }
 
-/// The training worker.
-pub struct TrainWorker {
-    inbox: UnboundedSender<ToWorker>,
-    client: Rc<Cell<Option<HandlerId>>>,
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.worker.set_onmessage(None);
+        self.worker.terminate();
+    }
 }
 
-/// Sends messages to the page (the one bridge that last spoke to the worker), stamped with the
-/// session they belong to.
+/// Sends messages to the page, stamped with the session they belong to.
 #[derive(Clone)]
 pub struct Outbox {
-    scope: WorkerScope<TrainWorker>,
-    client: Rc<Cell<Option<HandlerId>>>,
-    run: Rc<Cell<u64>>,
+    scope: DedicatedWorkerGlobalScope,
+    run: Rc<std::cell::Cell<u64>>,
 }
 
 impl Outbox {
     pub fn send(&self, message: FromWorker) {
-        if let Some(id) = self.client.get() {
-            self.scope.respond(id, Stamped { run: self.run.get(), message });
-        }
+        let _ = self.scope.post_message(&Bincode::encode(Stamped { run: self.run.get(), message }));
     }
 
     /// The session that what follows belongs to.
@@ -53,25 +96,17 @@ impl Outbox {
     }
 }
 
-impl Worker for TrainWorker {
-    type Message = ();
-    type Input = ToWorker;
-    type Output = Stamped;
-
-    fn create(scope: &WorkerScope<Self>) -> Self {
-        let (inbox, rx) = unbounded();
-        let client = Rc::new(Cell::new(None));
-        if let Some(engine) = ENGINE.with(|e| *e.borrow()) {
-            engine(rx, Outbox { scope: scope.clone(), client: client.clone(), run: Rc::new(Cell::new(0)) });
-        }
-        Self { inbox, client }
-    }
-
-    fn update(&mut self, _scope: &WorkerScope<Self>, _msg: ()) {}
-
-    fn received(&mut self, _scope: &WorkerScope<Self>, msg: ToWorker, id: HandlerId) {
-        self.client.set(Some(id));
+/// In the worker bundle: listens to the page and starts `engine` (call once, from `main`).
+pub fn register(engine: Engine) {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let (inbox, rx) = unbounded();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
         // The engine lives as long as the worker; a closed channel means it panicked (reported).
-        let _ = self.inbox.unbounded_send(msg);
-    }
+        let _ = inbox.unbounded_send(Bincode::decode::<ToWorker>(e.data()));
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The worker's whole life.
+    on_message.forget();
+    engine(rx, Outbox { scope: scope.clone(), run: Rc::new(std::cell::Cell::new(0)) });
+    let _ = scope.post_message(&LISTENING.into());
 }

@@ -30,6 +30,8 @@ pub struct CliHooks {
     pub saved_step: Option<usize>,
     /// The newest step's router statistics (MoE models).
     moe: Option<MoeMetrics>,
+    /// A file every checkpoint carries (`corpus.txt`, when the resumed checkpoint had one).
+    pub carry: Option<Vec<u8>>,
 }
 
 impl CliHooks {
@@ -59,6 +61,7 @@ impl CliHooks {
             started: Instant::now(),
             saved_step: None,
             moe: None,
+            carry: None,
         }
     }
 
@@ -147,6 +150,9 @@ impl RunHooks for CliHooks {
 
     fn on_checkpoint(&mut self, mut checkpoint: Checkpoint) -> Result<(), TrainError> {
         checkpoint.origin = self.out.display().to_string();
+        if let Some(corpus) = &self.carry {
+            checkpoint.files.insert(lmlab::train::archive::CORPUS_FILE.into(), corpus.clone());
+        }
         checkpoint_dir::write(&self.out, &checkpoint)?;
         let state = checkpoint.state()?;
         self.saved_step = Some(state.step);

@@ -13,11 +13,12 @@ use std::time::Instant;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use lmlab::accounting::ShapeForm;
+use lmlab::train::archive;
 use lmlab::train::checkpoint::Checkpoint;
 use lmlab::train::plan::{default_checkpoint_every, DataChoice, Precision, RunPlan, TokenizerChoice};
 use lmlab::train::plan_form::{Labels, PlanForm};
-use lmlab::train::prepare::{self, RunData, TokenizerSource};
-use lmlab::train::protocol::RunInfo;
+use lmlab::train::prepare::{self, DataInput, RunData, TokenizerSource};
+use lmlab::train::protocol::{Corpus, RunInfo};
 use lmlab::train::run::{run, RunEnd};
 use lmlab::train::trainer::Trainer;
 use lmlab::train::TrainError;
@@ -105,17 +106,24 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
     let checkpoint_every =
         args.checkpoint_every.as_deref().map(|s| parse_count("--checkpoint-every", s)).transpose()?.map(|s| s as usize);
     let precision = args.precision.as_deref().map(|p| Precision::parse("--precision", p)).transpose()?;
+    // The corpus a checkpoint carries (the Train page's .tar of a run on the student's own text).
+    let mut embedded: Option<(Corpus, Vec<u8>)> = None;
     let (start, data_choice, val_choice, tokenizer, out) = match &args.resume {
         Some(dir) => {
             let checkpoint = checkpoint_dir::read(dir)?;
             let recorded = DataChoice::recorded(&checkpoint.state()?.data);
-            if let (None, DataChoice::File { path }) = (&args.data, &recorded) {
+            if let (None, Some(bytes)) = (&args.data, checkpoint.files.get(archive::CORPUS_FILE)) {
+                let corpus = archive::embedded_corpus(&checkpoint.origin, bytes)
+                    .map_err(|e| TrainError::Checkpoint { file: e.file, message: e.message })?;
+                embedded = Some((corpus, bytes.clone()));
+            } else if let (None, DataChoice::File { path }) = (&args.data, &recorded) {
                 if !Path::new(path).exists() {
-                    let message = "the run's training data is not on disk here (text pasted or uploaded in the \
-                                   page stays in the browser): give it with --data FILE";
-                    return Err(
-                        lmlab::tokenize::TokenizeError::Io { file: path.clone(), message: message.into() }.into()
+                    let message = format!(
+                        "the run's training data is not on disk here (the Train page puts text up to {} into its \
+                         .tar; a larger text stays in the browser): give it with --data FILE",
+                        lmlab::units::format_bytes(archive::MAX_EMBEDDED_CORPUS_BYTES as f64)
                     );
+                    return Err(lmlab::tokenize::TokenizeError::Io { file: path.clone(), message }.into());
                 }
             }
             let data = args.data.as_ref().map_or(recorded, |p| DataChoice::File { path: p.display().to_string() });
@@ -137,7 +145,10 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
     checkpoint_dir::check_writable(&out)?;
     let trains_tokenizer = matches!(tokenizer, TokenizerSource::Train(_));
     let started = Instant::now();
-    let train_data = data::read(&data_choice)?;
+    let (train_data, carried) = match embedded {
+        Some((corpus, bytes)) => (DataInput::Text(corpus), Some(bytes)),
+        None => (data::read(&data_choice)?, None),
+    };
     let val_data = val_choice.as_ref().map(data::read).transpose()?;
     let data = RunData::load(train_data, val_data, tokenizer, &mut |_| {})?;
     if trains_tokenizer && !args.json {
@@ -147,7 +158,7 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
     if !args.json {
         println!("device: {}", picked.describe());
     }
-    let job = TrainJob { start, data, out, checkpoint_every, log_every, json: args.json };
+    let job = TrainJob { start, data, out, checkpoint_every, log_every, json: args.json, carried };
     run_job(&picked, job)
 }
 
@@ -159,6 +170,8 @@ struct TrainJob {
     checkpoint_every: Option<usize>,
     log_every: usize,
     json: bool,
+    /// The corpus file the resumed checkpoint carried: every checkpoint of this run carries it too.
+    carried: Option<Vec<u8>>,
 }
 
 impl Job for TrainJob {
@@ -181,6 +194,7 @@ impl Job for TrainJob {
         print_header(&info, &trainer, &self.out, self.json);
         let peak = picked.peak_flops(trainer.config.precision());
         let mut hooks = CliHooks::new(&info, peak, self.out.clone(), self.log_every, self.json);
+        hooks.carry = self.carried.clone();
         let spec = self.data.spec(&trainer, self.checkpoint_every.unwrap_or(every))?;
         let outcome = pollster::block_on(run(&mut trainer, &spec, &mut hooks));
         hooks.finish();

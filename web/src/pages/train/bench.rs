@@ -4,7 +4,7 @@
 
 use lmlab::train::forms::{ParsedForm, TrainForm};
 use lmlab::train::plan_form::CUSTOM;
-use lmlab::train::protocol::BenchRequest;
+use lmlab::train::protocol::{Backend, BenchRequest};
 use lmlab::units::{format_count, format_number, parse_count};
 use yew::prelude::*;
 
@@ -15,8 +15,9 @@ use crate::train::session::{self, TrainState};
 fn native_command(form: &TrainForm) -> String {
     let preset = if form.plan.preset == CUSTOM { "tiny" } else { form.plan.preset.as_str() };
     let vocab = if form.plan.tokenizer == "bytes" { "257" } else { form.plan.vocab_size.as_str() };
+    let device = if form.backend == "cpu" { "cpu" } else { "wgpu" };
     format!(
-        "lmlab bench train --preset {preset} --vocab-size {vocab} --batch {} --warmup 1 --steps 3 --device wgpu",
+        "lmlab bench train --preset {preset} --vocab-size {vocab} --batch {} --warmup 1 --steps 3 --device {device}",
         form.plan.batch_size
     )
 }
@@ -43,7 +44,8 @@ pub fn view(
                 warmup: 1,
                 steps: timed as usize,
                 backend: p.backend,
-                peak,
+                // MFU is against a GPU's peak: none on the CPU backend (as in the live panel).
+                peak: if p.backend == Backend::Cpu { None } else { peak },
             });
         })
     };

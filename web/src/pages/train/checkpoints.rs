@@ -4,14 +4,14 @@
 
 use lmlab::train::archive;
 use lmlab::train::forms::TrainForm;
-use lmlab::train::protocol::{Backend, Corpus, LiveSettings};
+use lmlab::train::protocol::{Backend, Corpus, LiveSettings, AUTOSAVE_SECONDS};
 use lmlab::units::format_bytes;
 use web_sys::HtmlInputElement;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::assets::{fetch_text, SHAKESPEARE, SHAKESPEARE_NAME};
-use crate::train::session::{self, TrainState};
+use crate::train::session::{self, Phase, TrainState};
 use crate::train::store;
 
 /// The largest checkpoint archive the page reads.
@@ -33,13 +33,18 @@ pub fn on_resume_saved(form: UseStateHandle<TrainForm>) -> Callback<MouseEvent> 
                 Ok(None) => return session::fail(run, "nothing is saved in this browser yet".into()),
                 Err(e) => return session::fail(run, e),
             };
-            let corpus = match corpus {
-                Some(c) => c,
-                None if meta.bundled => match fetch_text(SHAKESPEARE).await {
+            let carried = files.iter().find(|(n, _)| n == archive::CORPUS_FILE);
+            let corpus = match (corpus, carried) {
+                (Some(c), _) => c,
+                (None, Some((_, bytes))) => match archive::embedded_corpus("the saved checkpoint", bytes) {
+                    Ok(c) => c,
+                    Err(e) => return session::fail(run, e.to_string()),
+                },
+                (None, None) if meta.bundled => match fetch_text(SHAKESPEARE).await {
                     Ok(text) => Corpus { name: SHAKESPEARE_NAME.into(), text },
                     Err(e) => return session::fail(run, format!("fetching the bundled corpus: {e}")),
                 },
-                None => {
+                (None, None) => {
                     let why = format!(
                         "the corpus of the saved run ({}) is not stored; sample from the checkpoint instead",
                         meta.data
@@ -51,6 +56,24 @@ pub fn on_resume_saved(form: UseStateHandle<TrainForm>) -> Callback<MouseEvent> 
             session::resume(run, files, origin, corpus, meta.bundled, meta.preset, backend, live);
         });
     })
+}
+
+/// After a reload (or a worker ended mid-step): the unfinished run autosaved in this browser,
+/// offered at the top of the page — the student's work is one click away.
+pub fn resume_offer(st: &TrainState, form: UseStateHandle<TrainForm>, engine_ready: bool) -> Html {
+    let Some(saved) = st.saved.as_ref().filter(|m| m.step < m.steps) else { return html! {} };
+    let idle = matches!(st.phase, Phase::Idle) || st.ended_mid_step == Some(st.run);
+    if !idle {
+        return html! {};
+    }
+    html! {
+        <div class="notice" id="train-resume-offer" data-step={saved.step.to_string()}>
+            <p>{ format!("Your {} run on {} was saved in this browser at step {} of {} ({}).",
+                saved.preset, if saved.bundled { "the bundled Shakespeare" } else { &saved.data }, saved.step, saved.steps, saved.saved_at) }</p>
+            <button id="train-resume-autosaved" class="primary" disabled={!engine_ready} onclick={on_resume_saved(form)}>
+                { format!("Resume from step {}", saved.step) }</button>
+        </div>
+    }
 }
 
 /// The checkpoints panel.
@@ -118,7 +141,9 @@ pub fn view(
     html! {
         <section class="panel checkpoints" id="train-checkpoints">
             <h2>{"Checkpoints"}</h2>
-            <p class="hint">{"Saved in this browser (IndexedDB) as the run goes, at pause, stop and the end; a reload keeps them. \
+            <p class="hint">{format!("Saved in this browser (IndexedDB) as the run goes (at least every {} s), at stop and at the end; a reload keeps them. \
+                A run on your own text carries it in the .tar when it is at most {}, so ", AUTOSAVE_SECONDS, format_bytes(archive::MAX_EMBEDDED_CORPUS_BYTES as f64))}
+                <code>{"lmlab train --resume run.tar"}</code>{" continues it natively. \
                 The download is the checkpoint directory of "}<code>{"lmlab train"}</code>{" as one .tar: "}
                 <code>{"lmlab sample --checkpoint run.tar"}</code>{" reads it."}</p>
             if let Some(saved) = &st.saved {

@@ -3,8 +3,8 @@
 //! the loss chart), or the panel of a checkpoint loaded to sample from.
 
 use lmlab::accounting::{gpu_catalog, match_device_name, Gpu};
-use lmlab::telemetry::StepMeter;
-use lmlab::train::protocol::{Adapter, Backend, ToWorker};
+use lmlab::telemetry::{rising_validation, StepMeter};
+use lmlab::train::protocol::{Adapter, Backend, RunInfo, ToWorker};
 use lmlab::units::{format_count, format_number};
 use yew::prelude::*;
 
@@ -26,6 +26,15 @@ pub fn chosen_gpu(choice: &str, adapter: Option<&Adapter>) -> Option<Gpu> {
 /// Its peak for MFU: WebGPU cannot reach tensor cores, so the plain f32 peak.
 pub fn gpu_peak(choice: &str, adapter: Option<&Adapter>) -> Option<f64> {
     chosen_gpu(choice, adapter).map(|g| g.peak_fp32)
+}
+
+/// The backend and device in one phrase ("WebGPU on SwiftShader Device", "CPU (wasm): burn's
+/// flex backend, one thread").
+fn device_line(i: &RunInfo) -> String {
+    match i.backend {
+        Backend::Cpu => format!("{}: {}", i.backend.label(), i.device),
+        _ => format!("{} on {}", i.backend.label(), i.device),
+    }
 }
 
 /// Loading the worker, WebGPU's verdict, and what to do without it.
@@ -55,6 +64,20 @@ pub fn engine_banner(st: &TrainState) -> Html {
 }
 
 fn phase_text(st: &TrainState) -> String {
+    if st.ended_mid_step == Some(st.run) && st.phase == Phase::Stopped {
+        let kept = match &st.saved {
+            Some(saved) => format!("its last checkpoint (step {}) is kept; Resume continues from it", saved.step),
+            None => "no checkpoint had been saved yet".to_string(),
+        };
+        return format!(
+            "Stopped mid-step: the worker was busy inside a step (or still preparing) and did not answer within {:.1} s, \
+             so the page ended it and started a fresh one; {kept}.",
+            session::STOP_GRACE_MS as f64 / 1e3
+        );
+    }
+    if st.stopping == Some(st.run) && st.phase.busy() {
+        return "Stopping…".into();
+    }
     match st.phase {
         Phase::Idle => "Not started.".into(),
         Phase::Preparing => "Preparing…".into(),
@@ -71,12 +94,17 @@ fn phase_text(st: &TrainState) -> String {
 /// progress of the work before the first step, and the run's error with the way back.
 pub fn controls(st: &TrainState, recover: Callback<MouseEvent>, action_error: Option<&String>) -> Html {
     let send = |msg: fn() -> ToWorker| Callback::from(move |_: MouseEvent| session::send(msg()));
+    // A worker ended mid-step holds no run: Resume continues from the stored checkpoint.
+    let ended = st.ended_mid_step == Some(st.run);
+    let on_resume = if ended { recover.clone() } else { send(|| ToWorker::Continue) };
+    let can_resume = matches!(st.phase, Phase::Paused | Phase::Stopped) && (!ended || st.saved.is_some());
     html! {
         <>
             <div class="actions">
                 <button id="train-pause" disabled={st.phase != Phase::Training} onclick={send(|| ToWorker::Pause)}>{"Pause"}</button>
-                <button id="train-resume" disabled={!matches!(st.phase, Phase::Paused | Phase::Stopped)} onclick={send(|| ToWorker::Continue)}>{"Resume"}</button>
-                <button id="train-stop" disabled={!matches!(st.phase, Phase::Training | Phase::Paused)} onclick={send(|| ToWorker::Stop)}>{"Stop"}</button>
+                <button id="train-resume" disabled={!can_resume} onclick={on_resume}>{"Resume"}</button>
+                // Stop works in every busy phase, a long step and the preparation included (see session::stop).
+                <button id="train-stop" disabled={!st.phase.busy() || st.stopping == Some(st.run)} onclick={Callback::from(|_: MouseEvent| session::stop())}>{"Stop"}</button>
             </div>
             <p class="phase" id="train-phase" data-run={st.run.to_string()} data-phase={format!("{:?}", st.phase).to_lowercase()}>{ phase_text(st) }</p>
             if let Some((message, fraction)) = &st.status {
@@ -118,7 +146,7 @@ pub fn panel(
                     <div><dt>{"Vocabulary"}</dt><dd>{ i.vocab_size }</dd></div>
                 </dl>
                 <p class="hint" id="train-device">
-                    { format!("{} on {} · {}{}", i.backend.label(), i.device, i.tokenizer, if i.data.is_empty() { String::new() } else { format!(" · trained on {}", i.data) }) }
+                    { format!("{} · {}{}", device_line(i), i.tokenizer, if i.data.is_empty() { String::new() } else { format!(" · trained on {}", i.data) }) }
                 </p>
                 <p class="hint">{"Set the prompt and temperature under Samples, then “Sample now”."}</p>
             </section>
@@ -138,6 +166,7 @@ pub fn panel(
     let mut gpu_options = vec![(AUTO.to_string(), "auto (match the adapter's name)".to_string())];
     gpu_options.extend(gpu_catalog().into_iter().filter(|g| g.name != "custom").map(|g| (g.name, g.title)));
     let dash = || "–".to_string();
+    let on_cpu = i.backend == Backend::Cpu;
     html! {
         <section class="panel live" id="train-live">
             <h2>{"Live"}</h2>
@@ -147,13 +176,13 @@ pub fn panel(
                 <div><dt>{"Validation loss"}</dt><dd id="train-val-loss">{ last_val.map_or_else(dash, |l| format!("{l:.3}")) }</dd></div>
                 <div><dt>{"Tokens/s"}</dt><dd id="train-tokens-per-s">{ speed.map_or_else(dash, |t| format_number(t.tokens_per_s)) }</dd></div>
                 <div><dt>{"Step time"}</dt><dd id="train-step-time">{ meter.step_seconds().map_or_else(dash, |s| format!("{:.0} ms", s * 1e3)) }</dd></div>
-                <div><dt>{"MFU"}</dt><dd id="train-mfu">{ speed.and_then(|t| t.mfu).map_or_else(dash, |m| format!("{:.3}%", m * 100.0)) }</dd></div>
+                <div><dt>{"MFU"}</dt><dd id="train-mfu" title={on_cpu.then_some("MFU is measured against a GPU's peak; see the note below")}>{ if on_cpu { "n/a".to_string() } else { speed.and_then(|t| t.mfu).map_or_else(dash, |m| format!("{:.3}%", m * 100.0)) } }</dd></div>
                 <div><dt>{"Parameters"}</dt><dd id="train-params">{ format_count(i.parameters as f64) }</dd></div>
                 <div><dt>{"FLOPs / step"}</dt><dd>{ format_number(i.flops_per_step) }</dd></div>
                 <div><dt>{"Tokens"}</dt><dd>{ format!("{} train · {} val", format_count(i.train_tokens as f64), format_count(i.val_tokens as f64)) }</dd></div>
             </dl>
             <p class="hint" id="train-device">
-                { format!("{} on {} · {} · data: {} · {}", i.backend.label(), i.device, i.tokenizer, i.data, i.precision.label()) }
+                { format!("{} · {} · data: {} · {}", device_line(i), i.tokenizer, i.data, i.precision.label()) }
             </p>
             <div class="row">
                 <crate::components::field::SelectField id="train-gpu" label="MFU against" options={gpu_options} value={(**gpu_choice).clone()}
@@ -164,8 +193,18 @@ pub fn panel(
                     {" log-scale loss"}
                 </label>
             </div>
-            if chosen_gpu(gpu_choice, adapter).is_none() {
+            if on_cpu {
+                <p class="hint" id="train-mfu-note">{"No MFU on the CPU backend: MFU compares achieved FLOP/s with a GPU's peak, and a browser does not say which CPU this is or how many of its cores the tab may use (burn runs on one thread here). The FLOPs per step and tokens/s above are the measurement."}</p>
+            } else if chosen_gpu(gpu_choice, adapter).is_none() {
                 <p class="hint">{"MFU needs a peak: pick your GPU above (the adapter's name matched no catalog GPU)."}</p>
+            }
+            if st.optimized == Some(false) {
+                <p class="warning" id="train-unoptimized-live">{"Development build (trunk serve): these speeds understate your device; `trunk build --release` measures it."}</p>
+            }
+            if let Some((best_step, best, last)) = rising_validation(&st.evals) {
+                <p class="warning" id="train-overfitting" role="status">
+                    { format!("Validation loss is rising: {last:.3} now against {best:.3} at step {best_step}, while the training loss goes on falling — the model is memorizing its training text (overfitting; likely on a small text). Stop here and keep the checkpoint, or train on more text, fewer steps or a smaller model.") }
+                </p>
             }
             if adapter.is_some_and(|a| a.emulated) && i.backend == Backend::WebGpu {
                 <p class="hint emulated">{"This WebGPU adapter is a CPU emulation (SwiftShader): steps take seconds, and the speed says nothing about GPUs. On such a machine the CPU backend (“Run on”) is usually faster — measure both with the benchmark below."}</p>

@@ -17,17 +17,16 @@ mod moe;
 mod samples;
 mod setup;
 
-use std::rc::Rc;
-
 use lmlab::train::forms::TrainForm;
 use lmlab::train::presets::exercises;
-use lmlab::train::protocol::{check_limits, Backend, Corpus};
+use lmlab::train::feasibility::{self, Verdict};
+use lmlab::train::protocol::{check_limits, recommended_backend, Backend};
 use yew::prelude::*;
 
 use crate::components::exercises::Exercises;
 use crate::route::Route;
-use crate::train::session::{self, EngineState};
-use setup::{Setup, Source};
+use crate::train::session::{self, CorpusChoice, EngineState};
+use setup::Setup;
 
 #[derive(Properties, PartialEq)]
 pub struct TrainProps {
@@ -48,12 +47,21 @@ pub fn train_lab(props: &TrainProps) -> Html {
         session::form().unwrap_or_else(|| TrainForm::for_preset(props.route.get("preset").unwrap_or("nano")))
     });
     use_effect_with((*form).clone(), |f| session::keep_form(f.clone()));
+    // The corpus choice lives in the session: leaving the page and coming back keeps the text.
+    let kept = use_memo((), |_| session::corpus_choice());
     let setup = Setup {
         form: form.clone(),
-        source: use_state(|| Source::Bundled),
-        uploaded: use_state(|| None::<Result<Rc<Corpus>, String>>),
-        pasted: use_state(String::new),
+        source: use_state(|| kept.source),
+        uploaded: use_state(|| kept.uploaded.clone()),
+        pasted: use_state(|| kept.pasted.clone()),
     };
+    use_effect_with((setup.source.clone(), setup.uploaded.clone(), setup.pasted.clone()), |(source, uploaded, pasted)| {
+        session::keep_corpus_choice(CorpusChoice {
+            source: **source,
+            uploaded: (**uploaded).clone(),
+            pasted: (**pasted).clone(),
+        });
+    });
     let log_scale = use_state(|| false);
     let gpu_choice = use_state(|| live::AUTO.to_string());
     let action_error = use_state(|| None::<String>);
@@ -73,13 +81,56 @@ pub fn train_lab(props: &TrainProps) -> Html {
         EngineState::Ready(Ok(a)) => Some(a.clone()),
         _ => None,
     };
+    // The fastest backend by default: WebGPU only on a hardware adapter; the student's pick wins.
+    let recommended = match &st.engine {
+        EngineState::Ready(webgpu) => Some(recommended_backend(webgpu)),
+        _ => None,
+    };
+    {
+        let form = form.clone();
+        let pick = recommended.as_ref().map(|(b, _)| *b);
+        use_effect_with(pick, move |pick| {
+            if let Some(b) = pick {
+                if !session::backend_chosen() && form.backend != b.key() {
+                    form.set(TrainForm { backend: b.key().into(), ..(*form).clone() });
+                }
+            }
+        });
+    }
     let backend = parsed.as_ref().map(|p| p.backend).unwrap_or(Backend::WebGpu);
-    // A preset too large for this adapter is refused before starting, naming the limit.
+    // What the run will cost, before it starts: refused if it cannot fit, warned if slow.
+    let estimate = parsed.as_ref().ok().map(|p| {
+        let emulated = adapter.as_ref().is_some_and(|a| a.emulated);
+        let shape = &p.plan.model.shape;
+        let e = feasibility::estimate(
+            shape,
+            p.plan.training.batch_size,
+            p.plan.training.precision,
+            p.backend,
+            emulated,
+            st.measured_rate(p.backend),
+        );
+        let verdict = feasibility::verdict(&e, p.backend);
+        (e, verdict)
+    });
+    // A preset too large for this adapter (or for wasm's memory) is refused before starting.
     let limit_error = match (&parsed, &adapter) {
         (Ok(p), Some(a)) if p.backend == Backend::WebGpu => {
             check_limits(&p.plan.model.shape, p.plan.training.batch_size, a).err()
         }
         _ => None,
+    }
+    .or_else(|| match &estimate {
+        Some((_, Verdict::TooBig(why))) => Some(why.clone()),
+        _ => None,
+    });
+    let advice = setup::Advice {
+        backend_reason: recommended
+            .as_ref()
+            .filter(|(b, _)| !session::backend_chosen() && b.key() == form.backend)
+            .map(|(_, why)| why.as_str()),
+        estimate: estimate.clone(),
+        unoptimized: st.optimized == Some(false),
     };
     let webgpu_missing = matches!(&st.engine, EngineState::Ready(Err(_)));
     let engine_ready = matches!(st.engine, EngineState::Ready(_));
@@ -115,9 +166,10 @@ pub fn train_lab(props: &TrainProps) -> Html {
             </p>
 
             { live::engine_banner(&st) }
+            { checkpoints::resume_offer(&st, form.clone(), engine_ready) }
 
             <div class="train-grid">
-                { setup::view(&setup, &parsed, busy, limit_error.as_deref(), can_start) }
+                { setup::view(&setup, &parsed, busy, limit_error.as_deref(), can_start, &advice) }
                 <section class="panel controls">
                     <h2>{"Controls"}</h2>
                     { live::controls(&st, checkpoints::on_resume_saved(form.clone()), action_error.as_ref()) }

@@ -1,6 +1,7 @@
 //! The Train page's samples: the prompt, temperature and cadence (they apply to the running
 //! session as they are typed), and the samples drawn so far with the model's next-token guesses.
 
+use lmlab::tokenize::visible_controls;
 use lmlab::train::forms::{ParsedForm, TrainForm};
 use lmlab::train::protocol::ToWorker;
 use yew::prelude::*;
@@ -53,7 +54,8 @@ pub fn view(st: &TrainState) -> Html {
             { for st.samples.iter().enumerate().map(|(n, s)| html! {
                 <article class="sample" data-step={s.step.to_string()}>
                     <header>{ format!("step {}", s.step) }</header>
-                    <pre><b>{ &s.prompt }</b>{ &s.text }</pre>
+                    // Control characters a young model emits are shown as ␛-style pictures, not raw.
+                    <pre><b>{ visible_controls(&s.prompt) }</b>{ visible_controls(&s.text) }</pre>
                     if n == 0 {
                         <table class="next-tokens" id="train-next">
                             <caption>{"Most likely next tokens after the prompt"}</caption>

@@ -10,7 +10,8 @@ use lmlab::train::forms::{ParsedForm, TrainForm};
 use lmlab::train::plan::{DataChoice, Precision};
 use lmlab::train::plan_form::CUSTOM;
 use lmlab::train::protocol::{Corpus, RunRequest};
-use lmlab::units::{format_bytes, format_count, format_number};
+use lmlab::train::feasibility::{RateSource, StepEstimate, Verdict};
+use lmlab::units::{format_bytes, format_count, format_duration, format_number};
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -23,13 +24,7 @@ use crate::train::session;
 /// worker, but the text crosses to it in one message).
 pub const MAX_CORPUS_BYTES: usize = 32 << 20;
 
-/// Where the corpus comes from.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Bundled,
-    Upload,
-    Paste,
-}
+pub use crate::train::session::Source;
 
 /// The setup's state, owned by the page.
 #[derive(Clone, PartialEq)]
@@ -101,6 +96,15 @@ impl Setup {
         })
     }
 
+    /// "Run on": the student's pick, which the page's default never overrides afterwards.
+    fn set_backend(&self) -> Callback<String> {
+        let form = self.form.clone();
+        Callback::from(move |v: String| {
+            session::keep_backend_choice();
+            form.set(TrainForm { backend: v, ..(*form).clone() });
+        })
+    }
+
     fn on_upload(&self) -> Callback<Event> {
         let uploaded = self.uploaded.clone();
         Callback::from(move |e: Event| {
@@ -127,14 +131,25 @@ impl Setup {
     }
 }
 
+/// What the page says before Start about the chosen backend and the run's cost.
+pub struct Advice<'a> {
+    /// Why this backend is the default here (the adapter, or its absence), until the student picks.
+    pub backend_reason: Option<&'a str>,
+    /// The estimate of memory and time per step, and its verdict.
+    pub estimate: Option<(StepEstimate, Verdict)>,
+    /// A development build of the worker (`trunk serve`): its speeds are not the real ones.
+    pub unoptimized: bool,
+}
+
 /// The setup panel. `errors` are the form's, by field key; `blocked` is a reason the run cannot
-/// start on this device (a buffer limit); `can_start` enables Start.
+/// start on this device (a buffer limit, too little memory); `can_start` enables Start.
 pub fn view(
     setup: &Setup,
     parsed: &Result<ParsedForm, Vec<(&'static str, String)>>,
     busy: bool,
     blocked: Option<&str>,
     can_start: bool,
+    advice: &Advice,
 ) -> Html {
     let form = &*setup.form;
     let error = |name: &str| -> Option<String> {
@@ -229,12 +244,15 @@ pub fn view(
             <div class="row">
                 <SelectField id="train-backend" label="Run on"
                     options={vec![("webgpu".to_string(), "WebGPU (burn's wgpu backend)".to_string()), ("cpu".to_string(), "CPU (burn's flex backend in wasm, one thread)".to_string())]}
-                    value={form.backend.clone()} onchange={set(|f, v| f.backend = v)} />
+                    value={form.backend.clone()} onchange={setup.set_backend()} />
                 <SelectField id="train-precision" label="Precision"
                     options={Precision::ALL.iter().map(|p| (p.key().to_string(), p.label().to_string())).collect::<Vec<_>>()}
                     value={if form.plan.precision.is_empty() { "fp32".to_string() } else { form.plan.precision.clone() }}
                     onchange={set(|f, v| f.plan.precision = v)} />
             </div>
+            if let Some(why) = advice.backend_reason {
+                <p class="hint" id="train-backend-reason">{ format!("{} chosen for this browser: {why}.", if form.backend == "cpu" { "CPU" } else { "WebGPU" }) }</p>
+            }
             if let Some(e) = error("precision") {
                 <p class="error" id="train-precision-error" role="alert">{ e }</p>
             }
@@ -256,11 +274,38 @@ pub fn view(
                         format_number(flops)) }
                 </p>
             }
+            if let Some((e, verdict)) = &advice.estimate {
+                <p class="hint" id="train-estimate" data-bytes={format!("{:.0}", e.memory_bytes())} data-seconds={format!("{:.3}", e.seconds_per_step())}>
+                    { format!("Estimate before starting: at least {} of memory ({} for weights, gradients and AdamW state, {} of activations); about {} per step{}.",
+                        format_bytes(e.memory_bytes()), format_bytes(e.states_bytes), format_bytes(e.activations_bytes),
+                        step_time(e.seconds_per_step()),
+                        match e.rate_source {
+                            RateSource::Measured => " (from this backend's speed in your last run)",
+                            RateSource::Reference => " (from a reference measurement of this kind of backend)",
+                            RateSource::Guess => " (a rough guess: no run has measured this GPU yet)",
+                        }) }
+                </p>
+                if let Verdict::Slow(why) = verdict {
+                    <p class="warning" id="train-slow-warning" role="status">{ why }</p>
+                }
+            }
+            if advice.unoptimized {
+                <p class="warning" id="train-unoptimized">{"This is a development build of the training worker (trunk serve, debug profile):                     steps run slower than in the published site, and its tokens/s and MFU understate your device.                     Build with `trunk build --release` to measure."}</p>
+            }
             if let Some(e) = blocked { <p class="error" id="train-limit-error" role="alert">{ e }</p> }
             <div class="actions">
                 <button id="train-start" class="primary" disabled={!can_start} onclick={setup.on_start()}>{"Start training"}</button>
             </div>
         </fieldset>
+    }
+}
+
+/// A step's time as a person reads it: milliseconds below a second, else a duration.
+fn step_time(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", (seconds * 1e3).max(1.0))
+    } else {
+        format_duration(seconds)
     }
 }
 

@@ -11,7 +11,7 @@ use lmlab::sample::{complete, next_token_probabilities, SamplingConfig};
 use lmlab::telemetry::StepMetrics;
 use lmlab::tokenize::{display_token, Bpe, Tokenizer};
 use lmlab::train::checkpoint::Checkpoint;
-use lmlab::train::protocol::{FromWorker, LiveSettings, ToWorker};
+use lmlab::train::protocol::{FromWorker, LiveSettings, ToWorker, AUTOSAVE_SECONDS};
 use lmlab::train::run::RunHooks;
 use lmlab::train::trainer::Trainer;
 use lmlab::train::TrainError;
@@ -30,11 +30,15 @@ pub struct Hooks<'a> {
     sample_now: bool,
     /// Updates made so far (the step a checkpoint holds).
     step: usize,
+    /// When the last checkpoint went to the page (autosave by wall time).
+    last_saved: web_time::Instant,
 }
+
 
 impl<'a> Hooks<'a> {
     pub fn new(engine: &'a mut Engine, live: LiveSettings, tokenizer: &'a Bpe) -> Self {
-        Self { engine, tokenizer, live, paused: false, stop: false, pending: None, sample_now: false, step: 0 }
+        let last_saved = web_time::Instant::now();
+        Self { engine, tokenizer, live, paused: false, stop: false, pending: None, sample_now: false, step: 0, last_saved }
     }
 
     fn handle(&mut self, msg: ToWorker) {
@@ -124,8 +128,13 @@ impl RunHooks for Hooks<'_> {
     }
 
     fn on_checkpoint(&mut self, checkpoint: Checkpoint) -> Result<(), TrainError> {
+        self.last_saved = web_time::Instant::now();
         self.engine.out.send(FromWorker::Checkpoint { step: self.step, files: checkpoint.into_files() });
         Ok(())
+    }
+
+    fn checkpoint_due(&mut self) -> bool {
+        self.last_saved.elapsed().as_secs_f64() >= AUTOSAVE_SECONDS
     }
 
     async fn between_steps<B: AutodiffBackend>(&mut self, trainer: &Trainer<B>) -> bool {

@@ -112,7 +112,8 @@ async fn main_loop(mut engine: Engine) {
         next = match msg {
             ToWorker::Hello => {
                 let webgpu = engine.webgpu().await.map(|(_, a)| a);
-                engine.out.send(FromWorker::Ready { webgpu });
+                // `trunk serve` builds the dev profile: the page says its speeds are not the real ones.
+                engine.out.send(FromWorker::Ready { webgpu, optimized: !cfg!(debug_assertions) });
                 None
             }
             ToWorker::Start { .. } | ToWorker::Resume { .. } | ToWorker::Load { .. } => {
@@ -210,7 +211,14 @@ async fn load<B: AutodiffBackend>(
             let plan = &request.plan;
             let tokenizer = TokenizerSource::Train(plan.tokenizer.clone());
             let data = RunData::load(DataInput::Text(request.corpus.clone()), None, tokenizer, &mut progress)?;
-            status("initializing the model and compiling its kernels…", None);
+            status(
+                if on.backend.is_webgpu() {
+                    "initializing the model and compiling its GPU kernels (the first steps take longest)…"
+                } else {
+                    "initializing the model on the CPU…"
+                },
+                None,
+            );
             let (trainer, info) = prepare::start::<B>(plan, &data, device, on)?;
             Ok(Loaded::Run { trainer, data, info, checkpoint_every: plan.training.checkpoint_every })
         }

@@ -19,11 +19,14 @@ pub(super) fn on_message(stamped: Stamped) {
         return;
     }
     match msg {
-        FromWorker::Ready { webgpu } => {
+        FromWorker::Ready { webgpu, optimized } => {
             // The page's own verdict wins: a browser that hides WebGPU from pages (a policy, an
             // extension, a test) may still leave it visible to workers.
             let webgpu = if crate::webgpu::has_webgpu() { webgpu } else { Err(crate::webgpu::MISSING.to_string()) };
-            update(|s| s.engine = EngineState::Ready(webgpu))
+            update(|s| {
+                s.engine = EngineState::Ready(webgpu);
+                s.optimized = Some(optimized);
+            })
         }
         FromWorker::Status { message, fraction } => update(|s| s.status = Some((message, fraction))),
         FromWorker::Started(info) => update(|s| {
@@ -38,7 +41,10 @@ pub(super) fn on_message(stamped: Stamped) {
             s.status = None;
             s.info = Some(*info);
         }),
-        FromWorker::Step(r) => update(|s| s.steps.push(r)),
+        FromWorker::Step(r) => update(|s| {
+            s.steps.push(r);
+            s.record_rate();
+        }),
         FromWorker::Eval { step, val_loss } => update(|s| s.evals.push((step, val_loss))),
         FromWorker::Sample { step, prompt, text, next, route_tokens, routes } => update(|s| {
             s.samples.insert(0, Sample { step, prompt, text, next, route_tokens, routes });
@@ -53,7 +59,10 @@ pub(super) fn on_message(stamped: Stamped) {
         FromWorker::Paused { .. } => update(|s| s.phase = Phase::Paused),
         FromWorker::Continued => update(|s| s.phase = Phase::Training),
         FromWorker::Finished { .. } => update(|s| s.phase = Phase::Finished),
-        FromWorker::Stopped { .. } => update(|s| s.phase = Phase::Stopped),
+        FromWorker::Stopped { .. } => update(|s| {
+            s.phase = Phase::Stopped;
+            s.stopping = None;
+        }),
         FromWorker::Failed { during, message, fatal } => {
             if fatal {
                 // The worker is dead (a panic traps the wasm instance): drop it; the next action
@@ -76,8 +85,7 @@ pub(super) fn on_message(stamped: Stamped) {
 }
 
 /// Offers a checkpoint of run `run` for download and stores it in IndexedDB.
-fn keep_checkpoint(run: u64, step: usize, files: Files) {
-    let tar = archive::pack(&files);
+fn keep_checkpoint(run: u64, step: usize, mut files: Files) {
     let meta = SESSION.with(|s| {
         let s = s.borrow();
         let found =
@@ -85,6 +93,11 @@ fn keep_checkpoint(run: u64, step: usize, files: Files) {
         found
     });
     let Some(RunMeta { corpus, bundled, preset, steps, backend, .. }) = meta else { return };
+    // The student's own text, when small, travels in the .tar: `lmlab train --resume` needs nothing else.
+    if let (false, Some(c)) = (bundled, corpus.as_deref()) {
+        archive::embed_corpus(&mut files, c);
+    }
+    let tar = archive::pack(&files);
     let file_name = format!("lmlab-{}-step{step}.tar", if preset.is_empty() { "run" } else { &preset });
     let url = blob_url(&tar).unwrap_or_default();
     update(|s| {
@@ -105,7 +118,7 @@ fn keep_checkpoint(run: u64, step: usize, files: Files) {
     };
     wasm_bindgen_futures::spawn_local(async move {
         let own = if bundled { None } else { corpus.as_deref() };
-        match store::save(&files, &meta, own).await {
+        match store::save(&tar, &meta, own).await {
             Ok(()) => update(|s| {
                 s.saved = Some(meta);
                 s.save_error = None;

@@ -1,19 +1,22 @@
 //! The page's side of training: one worker and what it reported, kept outside the Train page's
 //! component so a run goes on (and its curves keep growing) while the student visits other labs.
+//! The setup the student typed — the form, the corpus choice, the pasted text — is kept here too,
+//! so leaving the page and coming back never swaps the student's text for the bundled one.
 //!
 //! The worker bundle is spawned the first time the Train page opens — that is when the browser
 //! fetches it. Each message updates [`TrainState`] and wakes the subscribed views. Checkpoints are
-//! stored in IndexedDB as they arrive and kept in memory for the download link.
+//! stored in IndexedDB as they arrive and kept in memory for the download link. Stop always
+//! works: a worker busy inside a long step cannot read it, so after [`STOP_GRACE_MS`] the page
+//! ends that worker and starts a fresh one (the last checkpoint stays stored).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gloo::worker::{Spawnable, WorkerBridge};
 use lmlab::train::protocol::{Backend, BenchRequest, Corpus, Files, LiveSettings, RunRequest, ToWorker};
 use yew::Callback;
 
 use super::store;
-use super::worker::TrainWorker;
+use super::worker::Bridge;
 
 mod inbox;
 mod state;
@@ -21,25 +24,69 @@ mod state;
 pub use inbox::blob_url;
 pub use state::*;
 
-/// The worker bundle's loader (trunk's `data-loader-shim` beside `train_worker.js`).
+/// The worker bundle's loader (web/train_worker_loader.js, copied beside `train_worker.js`).
 pub const WORKER_LOADER: &str = "./train_worker_loader.js";
 
+/// How long Stop waits for the worker to answer before ending it (a step of a small model takes
+/// well under this; a step that does not end within it is a long one).
+pub const STOP_GRACE_MS: u32 = 1_500;
+
 struct Session {
-    bridge: Option<WorkerBridge<TrainWorker>>,
+    bridge: Option<Bridge>,
     state: TrainState,
     listeners: Vec<(usize, Callback<()>)>,
     next_listener: usize,
 }
 
+/// Where the Train page's corpus comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    #[default]
+    Bundled,
+    Upload,
+    Paste,
+}
+
+/// The corpus as the student chose it: kept across visits of the page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CorpusChoice {
+    pub source: Source,
+    pub pasted: String,
+    pub uploaded: Option<Result<Rc<Corpus>, String>>,
+}
+
 thread_local! {
     /// The Train page's form as last typed, so a visit to another lab does not reset it.
     static FORM: RefCell<Option<lmlab::train::forms::TrainForm>> = const { RefCell::new(None) };
+    static CORPUS: RefCell<CorpusChoice> = RefCell::new(CorpusChoice::default());
+    /// The student picked "Run on" themselves: the page's default no longer applies.
+    static BACKEND_CHOSEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static SESSION: RefCell<Session> = RefCell::new(Session {
         bridge: None,
         state: TrainState::default(),
         listeners: Vec::new(),
         next_listener: 0,
     });
+}
+
+/// The corpus choice as the student left it.
+pub fn corpus_choice() -> CorpusChoice {
+    CORPUS.with(|c| c.borrow().clone())
+}
+
+/// Records that the student picked the backend.
+pub fn keep_backend_choice() {
+    BACKEND_CHOSEN.with(|c| c.set(true));
+}
+
+/// Whether the student picked the backend (else the page picks the fastest).
+pub fn backend_chosen() -> bool {
+    BACKEND_CHOSEN.with(|c| c.get())
+}
+
+/// Remembers the corpus choice (no redraw: the page that made it shows it already).
+pub fn keep_corpus_choice(choice: CorpusChoice) {
+    CORPUS.with(|c| *c.borrow_mut() = choice);
 }
 
 /// The form as the student left it (None on the first visit).
@@ -89,17 +136,55 @@ pub fn ensure_worker() {
     let spawned = SESSION.with(|s| {
         let mut s = s.borrow_mut();
         if s.bridge.is_some() {
-            return false;
+            return Ok(false);
         }
-        let bridge = TrainWorker::spawner().callback(inbox::on_message).spawn_with_loader(WORKER_LOADER);
+        let bridge = Bridge::spawn(WORKER_LOADER, inbox::on_message)?;
         bridge.send(ToWorker::Hello);
         s.bridge = Some(bridge);
-        true
+        Ok(true)
     });
-    if spawned {
-        update(|s| s.engine = EngineState::Loading);
-        refresh_saved();
+    match spawned {
+        Ok(true) => {
+            update(|s| s.engine = EngineState::Loading);
+            refresh_saved();
+        }
+        Ok(false) => {}
+        Err(e) => update(|s| s.error = Some(e)),
     }
+}
+
+/// Stop: asks the worker to stop after its step (it saves a checkpoint and answers), and ends the
+/// worker if no answer comes within [`STOP_GRACE_MS`] — it is inside a long step, or still
+/// preparing — starting a fresh one. The stored checkpoint is untouched either way.
+pub fn stop() {
+    let run = SESSION.with(|s| s.borrow().state.run);
+    send(ToWorker::Stop);
+    update(|s| s.stopping = Some(run));
+    gloo::timers::callback::Timeout::new(STOP_GRACE_MS, move || {
+        let unanswered = SESSION.with(|s| {
+            let st = &s.borrow().state;
+            st.run == run && st.stopping == Some(run) && st.phase.busy()
+        });
+        if unanswered {
+            end_worker(run);
+        }
+    })
+    .forget();
+}
+
+/// Ends the worker mid-step and starts a fresh one; run `run` is stopped where its last
+/// checkpoint is.
+fn end_worker(run: u64) {
+    // Dropping the bridge terminates the worker.
+    SESSION.with(|s| s.borrow_mut().bridge = None);
+    update(|s| {
+        s.phase = Phase::Stopped;
+        s.stopping = None;
+        s.status = None;
+        s.ended_mid_step = Some(run);
+        s.engine = EngineState::NotLoaded;
+    });
+    ensure_worker();
 }
 
 /// Sends a message to the worker (spawning it if needed).
@@ -140,6 +225,8 @@ pub fn begin(status: &str) -> u64 {
         s.evals.clear();
         s.samples.clear();
         s.error = None;
+        s.stopping = None;
+        s.ended_mid_step = None;
         s.status = Some((status.into(), None));
     });
     run
@@ -156,6 +243,15 @@ pub fn fail(run: u64, message: String) {
     });
 }
 
+/// Whether run `run` is still the one being prepared (not replaced, not stopped while its corpus
+/// or checkpoint was still being read).
+fn still_wanted(run: u64) -> bool {
+    SESSION.with(|s| {
+        let st = &s.borrow().state;
+        st.run == run && st.phase == Phase::Preparing
+    })
+}
+
 /// Records what run `run` trains on.
 fn keep_corpus(run: u64, corpus: &Corpus, bundled: bool, preset: String) {
     let corpus = Rc::new(corpus.clone());
@@ -168,6 +264,9 @@ fn keep_corpus(run: u64, corpus: &Corpus, bundled: bool, preset: String) {
 
 /// Starts run `run` (from [`begin`]).
 pub fn start(run: u64, request: RunRequest, bundled: bool, preset: String) {
+    if !still_wanted(run) {
+        return;
+    }
     keep_corpus(run, &request.corpus, bundled, preset);
     send(ToWorker::Start { run, request: Box::new(request) });
 }
@@ -184,12 +283,18 @@ pub fn resume(
     backend: Backend,
     live: LiveSettings,
 ) {
+    if !still_wanted(run) {
+        return;
+    }
     keep_corpus(run, &corpus, bundled, preset);
     send(ToWorker::Resume { run, checkpoint: files, origin, corpus, backend, live });
 }
 
 /// Loads a checkpoint to sample from, as run `run`.
 pub fn load(run: u64, files: Files, origin: String, backend: Backend) {
+    if !still_wanted(run) {
+        return;
+    }
     send(ToWorker::Load { run, checkpoint: files, origin, backend });
 }
 

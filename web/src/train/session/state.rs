@@ -3,8 +3,8 @@
 
 use std::rc::Rc;
 
-use lmlab::telemetry::{BlockRoutes, StepMetrics};
-use lmlab::train::protocol::{Adapter, BenchReport, BenchRequest, Corpus, RunInfo};
+use lmlab::telemetry::{BlockRoutes, StepMeter, StepMetrics};
+use lmlab::train::protocol::{Adapter, Backend, BenchReport, BenchRequest, Corpus, RunInfo};
 
 use super::super::store::SavedMeta;
 
@@ -140,4 +140,31 @@ pub struct TrainState {
     pub bench: Option<(BenchRequest, String, BenchReport)>,
     /// The previous run of this page session, for comparison.
     pub previous: Option<PreviousRun>,
+    /// Stop was pressed for this run and the worker has not answered yet.
+    pub stopping: Option<u64>,
+    /// This run's worker was ended mid-step (it did not answer Stop): Resume continues from the
+    /// stored checkpoint in a fresh worker.
+    pub ended_mid_step: Option<u64>,
+    /// Whether the worker bundle is an optimized build (None until it reports).
+    pub optimized: Option<bool>,
+    /// FLOP/s measured by this session's runs, per backend (the newest run's median step): what
+    /// the next run's time per step is estimated from.
+    pub rates: Vec<(Backend, f64)>,
+}
+
+impl TrainState {
+    /// The FLOP/s this session measured on `backend`, if a run went there.
+    pub fn measured_rate(&self, backend: Backend) -> Option<f64> {
+        self.rates.iter().find(|(b, _)| *b == backend).map(|(_, r)| *r)
+    }
+
+    /// Records the current run's speed (after each of its steps).
+    pub fn record_rate(&mut self) {
+        let Some(info) = &self.info else { return };
+        let meter = StepMeter::of(info.shape, info.batch_size, None, self.steps.iter().map(|s| s.seconds));
+        if let Some(t) = meter.throughput() {
+            self.rates.retain(|(b, _)| *b != info.backend);
+            self.rates.push((info.backend, t.flops_per_s));
+        }
+    }
 }
