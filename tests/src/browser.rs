@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use thirtyfour::prelude::*;
+use thirtyfour::{BrowserLogEntry, LoggingPrefsLogLevel};
 
 /// The Chromium flags of every browser test. `--enable-unsafe-webgpu` exposes WebGPU through
 /// SwiftShader on machines without a GPU; the networking flags keep Chromium from calling home.
@@ -75,6 +76,9 @@ impl Browser {
             caps.add_arg(flag).expect("chromium flag");
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.display())).expect("profile flag");
+        // Keep the page's console (and failed loads) for [`Browser::console`]; without this
+        // capability chromedriver's log endpoint is always empty.
+        caps.set_browser_log_level(LoggingPrefsLogLevel::All).expect("browser log capability");
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let driver = connect(&url, &caps, started).await;
@@ -213,6 +217,13 @@ impl Browser {
     /// The number of elements matching `css`.
     pub async fn count(&self, css: &str) -> usize {
         self.driver.find_all(By::Css(css)).await.unwrap().len()
+    }
+
+    /// The browser console's entries since the last call (chromedriver hands each entry out once):
+    /// `console.*` calls, uncaught errors and failed network loads, each with its level
+    /// (`INFO`, `WARNING`, `SEVERE`, …).
+    pub async fn console(&self) -> Vec<BrowserLogEntry> {
+        self.driver.browser_log().await.expect("the browser log (goog:loggingPrefs)")
     }
 
     /// A screenshot of the window, to `tests/screenshots/<name>`.

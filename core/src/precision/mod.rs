@@ -21,10 +21,27 @@ mod rounding;
 use crate::InputError;
 
 /// Reads a value to round, as the CLI's VALUE and the page's text box take it: any decimal f64
-/// spelling (`0.1`, `-2.5e-8`, `1_000`), `inf`, `-inf`, `nan`. Decimal text is parsed to the
-/// nearest f64 first; that f64 is what every format is rounded from.
+/// spelling (`0.1`, `-2.5e-8`, `1_000`, `1,024`), `inf`, `-inf`, `nan`. Decimal text is parsed to the
+/// nearest f64 first; that f64 is what every format is rounded from. A decimal comma (`1,5`) is
+/// refused, naming the decimal point (see [`crate::units::strip_separators`]).
 pub fn parse_value(field: &str, text: &str) -> Result<f64, InputError> {
-    let t = text.trim().replace(['_', ','], "");
+    parse_input(field, text).map(|i| i.value)
+}
+
+/// A number as typed, read for rounding: its nearest f64, and whether the text was a finite
+/// decimal too large for f64 (`1e999`), which f64 itself already rounds to ±inf.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Input {
+    pub value: f64,
+    /// The decimal is finite but beyond f64's range (about ±1.8e308): `value` is ±inf, and every
+    /// format's error is infinite, not the 0 that comparing inf with inf would give.
+    pub beyond_f64: bool,
+}
+
+/// As [`parse_value`], keeping whether a finite decimal overflowed f64 (see [`Input`]).
+pub fn parse_input(field: &str, text: &str) -> Result<Input, InputError> {
+    let expected = "a decimal number such as 0.1, -2.5e-8, inf or nan";
+    let t = crate::units::strip_separators(field, text)?;
     let special = match t.to_ascii_lowercase().trim_start_matches('+') {
         "inf" | "infinity" => Some(f64::INFINITY),
         "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
@@ -32,10 +49,26 @@ pub fn parse_value(field: &str, text: &str) -> Result<f64, InputError> {
         "-nan" => Some(-f64::NAN),
         _ => None,
     };
+    if let Some(value) = special {
+        return Ok(Input { value, beyond_f64: false });
+    }
     let numeric = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
-    special
-        .or_else(|| if numeric { t.parse::<f64>().ok() } else { None })
-        .ok_or_else(|| InputError::new(field, text, "a decimal number such as 0.1, -2.5e-8, inf or nan"))
+    match t.parse::<f64>() {
+        // Only digits reach here, so an infinite result is a finite decimal that overflowed.
+        Ok(value) if numeric => Ok(Input { value, beyond_f64: value.is_infinite() }),
+        _ => Err(InputError::new(field, text, expected)),
+    }
+}
+
+/// [`represent`] for a typed [`Input`]: a decimal beyond f64 is stored as inf (or NaN in E4M3),
+/// an infinitely large error, so its absolute and relative errors are inf.
+pub fn represent_input(format: Format, input: Input) -> Representation {
+    let mut r = represent(format, input.value);
+    if input.beyond_f64 {
+        r.abs_error = f64::INFINITY;
+        r.rel_error = f64::INFINITY;
+    }
+    r
 }
 
 /// Reads a bit pattern: hexadecimal (`0x3C00`) or binary (`0b0011110000000000`, or just 0s and 1s).
@@ -123,9 +156,38 @@ mod parse_tests {
         for bad in ["", "abc", "0x10", "1.2.3"] {
             assert!(parse_value("VALUE", bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_value("VALUE", "1,024").unwrap(), 1024.0);
         assert_eq!(parse_bits("--bits", "0x3C00").unwrap(), 0x3C00);
         assert_eq!(parse_bits("--bits", "0b101").unwrap(), 5);
         assert_eq!(parse_bits("--bits", "0111").unwrap(), 7);
         assert!(parse_bits("--bits", "0xZZ").is_err());
+    }
+
+    #[test]
+    fn a_decimal_comma_is_refused_not_read_as_fifteen() {
+        let err = parse_value("value", "1,5").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("'1,5'") && msg.contains("decimal point (1.5)") && msg.contains("not a comma"), "{msg}");
+        assert!(parse_value("value", "0,1").is_err());
+    }
+
+    #[test]
+    fn a_decimal_beyond_f64_has_an_infinite_error() {
+        // f64's largest finite value is (2 − 2^-52)·2^1023 ≈ 1.797e308; 1e999 is far beyond it.
+        let input = parse_input("value", "1e999").unwrap();
+        assert!(input.beyond_f64 && input.value == f64::INFINITY);
+        for f in Format::ALL {
+            let r = represent_input(f, input);
+            // Stored as inf, or NaN in E4M3 which has no infinity: either way the error is unbounded.
+            assert!(r.value.is_infinite() || r.value.is_nan(), "{f}: {}", r.value);
+            assert_eq!(r.abs_error, f64::INFINITY, "{f}");
+            assert_eq!(r.rel_error, f64::INFINITY, "{f}");
+        }
+        // The largest finite f64 typed out is not beyond it, and typing inf asks for inf: error 0.
+        assert!(!parse_input("value", "1.7976931348623157e308").unwrap().beyond_f64);
+        let inf = parse_input("value", "inf").unwrap();
+        assert!(!inf.beyond_f64);
+        assert_eq!(represent_input(Format::Fp32, inf).abs_error, 0.0);
+        assert_eq!(parse_input("value", "-1e999").unwrap().value, f64::NEG_INFINITY);
     }
 }

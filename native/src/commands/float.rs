@@ -1,6 +1,8 @@
 //! `lmlab float`, `lmlab formats`, `lmlab accumulate`: the precision lab.
 
-use lmlab::precision::{accumulation_demo, from_bits, parse_bits, parse_value, represent, Format, Representation};
+use lmlab::precision::{
+    accumulation_demo, from_bits, parse_bits, parse_input, parse_value, represent_input, Format, Representation,
+};
 use lmlab::units::{format_number, parse_count};
 use lmlab::InputError;
 
@@ -12,11 +14,13 @@ pub fn run(args: &FloatArgs) -> Result<(), InputError> {
         Some(f) => vec![Format::parse(f).map_err(|e| InputError { field: "--format".into(), ..e })?],
         None => Format::ALL.to_vec(),
     };
+    let mut beyond_f64 = false;
     let reps: Vec<Representation> = match (&args.bits, &args.value) {
         (Some(bits), _) => vec![from_bits(formats[0], parse_bits("--bits", bits)?)?],
         (None, Some(value)) => {
-            let x = parse_value("VALUE", value)?;
-            formats.iter().map(|&f| represent(f, x)).collect()
+            let x = parse_input("VALUE", value)?;
+            beyond_f64 = x.beyond_f64;
+            formats.iter().map(|&f| represent_input(f, x)).collect()
         }
         (None, None) => return Err(InputError::new("VALUE", "", "a number, or --bits with --format")),
     };
@@ -29,6 +33,9 @@ pub fn run(args: &FloatArgs) -> Result<(), InputError> {
         return Ok(());
     }
     println!("input: {}", reps[0].input);
+    if beyond_f64 {
+        println!("note: the number typed is beyond float64's range (about ±1.8e308), so it reads as inf and every error is inf");
+    }
     let rows: Vec<Vec<String>> = reps
         .iter()
         .map(|r| {

@@ -6,6 +6,7 @@
 //! ignored by a plain `cargo test`; `tests/run-all.sh` runs them with `--ignored`, one at a time.
 
 mod hardware;
+mod layout;
 mod precision_compute;
 mod tokenizers;
 mod train;

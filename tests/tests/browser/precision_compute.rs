@@ -49,6 +49,17 @@ async fn precision_and_compute_labs_in_chromium() {
     let err = b.wait_text(".field.invalid .error", |t| !t.is_empty()).await;
     assert!(err.contains("0.1x"), "{err}");
     b.shot("03-precision-error.png").await;
+    // A decimal comma is refused, naming the decimal point, not read as 15.
+    b.type_into("#value-input", "1,5").await;
+    let err = b.wait_text(".field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("1,5") && err.contains("decimal point (1.5)"), "{err}");
+    assert_eq!(b.count("#formats-table").await, 0, "no formats shown for a refused number");
+    // A decimal beyond float64 is stored as inf: its error is infinite, and inf has no ulp.
+    b.type_into("#value-input", "1e999").await;
+    b.wait_text("[data-format=fp32] .class", |t| t == "inf").await;
+    assert_eq!(b.wait_text("[data-format=fp32] .abs-error", |_| true).await, "inf");
+    assert_eq!(b.wait_text("[data-format=fp32] .ulp", |_| true).await, "—");
+    b.wait_for("#beyond-f64", 5).await;
     b.type_into("#value-input", "0.1").await;
     b.wait_text("[data-format=fp32] .value", |t| t == "0.100000001490116119384765625").await;
 
@@ -95,7 +106,22 @@ async fn precision_and_compute_labs_in_chromium() {
     let err = b.wait_text(".field.invalid .error", |t| !t.is_empty()).await;
     assert!(err.contains("1.5") && err.contains("(0, 1]"), "{err}");
     b.shot("06-compute-error.png").await;
+    // The error is shown once, under its field; the time box only says it waits for it (memory
+    // does not depend on MFU and still shows its estimate).
+    assert_eq!(b.count(".error[role=alert], .result-box.error").await, 1);
+    b.wait_text("#time-error", |t| t.contains("Waiting")).await;
+    b.wait_for("#memory-result", 5).await;
     b.type_into("#f-mfu", "0.5").await;
+    b.wait_text("#time-days", |t| t == "143.9 days").await;
+    // Absurd what-ifs stay readable. 1e30 parameters: 6·1e30·15e12 FLOPs over 1,024 × 989.5e12
+    // × 0.5 FLOP/s is ≈ 1.78e26 s ≈ 5.6e18 years; 1e12 GPUs finish 70B in well under a second.
+    b.type_into("#f-params", "1e30").await;
+    let t = b.wait_text("#time-days", |t| t.contains("years")).await;
+    assert!(t.contains('e') && !t.contains("days") && t.len() < 20, "{t}");
+    b.type_into("#f-params", "70e9").await;
+    b.type_into("#f-gpus", "1e12").await;
+    b.wait_text("#time-days", |t| t == "< 1 s").await;
+    b.type_into("#f-gpus", "1024").await;
     b.wait_text("#time-days", |t| t == "143.9 days").await;
 
     // A preset: GPT-2 XL's parameters and FLOPs by component.

@@ -84,7 +84,7 @@ fn mixtral_total_and_active_parameters() {
     assert_eq!(v["forward_flops_per_token_2n"].as_f64().unwrap(), 2.0 * active);
     let r = run(&["estimate", "model", "--preset", "mixtral-8x7b"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for shown in ["46.703B", "12.88B", "MoE router", "active per token", "8 experts, top-2"] {
+    for shown in ["46.7B", "12.9B", "MoE router", "active per token", "8 experts, top-2"] {
         assert!(r.stdout.contains(shown), "{shown} missing from:\n{}", r.stdout);
     }
     // The same shape typed in flag by flag.

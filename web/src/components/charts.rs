@@ -30,8 +30,11 @@ pub struct LineChartProps {
 
 const W: f64 = 640.0;
 const H: f64 = 300.0;
-const LEFT: f64 = 60.0;
-const RIGHT: f64 = 16.0;
+/// Margins hold the tick labels only (the y axis's name is HTML above the plot, so that it wraps
+/// and keeps its size on a phone, where the SVG is scaled to half). Wide enough for "0.001" and
+/// a centred "1000" at the phone stylesheet's larger tick text.
+const LEFT: f64 = 66.0;
+const RIGHT: f64 = 34.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 44.0;
 
@@ -45,6 +48,17 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
     let first = (lo / step).ceil() * step;
     (0..).map(|i| first + i as f64 * step).take_while(|v| *v <= hi + step * 1e-9).collect()
+}
+
+/// Powers of ten covering [10^lo, 10^hi] (lo, hi in decades): every decade, or every second,
+/// third… one when the range is wide, so that a log axis gets at most about seven labels.
+fn decade_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !lo.is_finite() || !hi.is_finite() {
+        return Vec::new();
+    }
+    let (first, last) = (lo.ceil() as i32, hi.floor() as i32);
+    let step = ((last - first) / 6 + 1).max(1);
+    (first..=last).step_by(step as usize).map(|d| 10f64.powi(d)).collect()
 }
 
 #[function_component(LineChart)]
@@ -96,9 +110,16 @@ pub fn line_chart(props: &LineChartProps) -> Html {
     let sx = move |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
     let sy = move |y: f64| H - BOTTOM - (ty(y) - y0) / (y1 - y0) * (H - TOP - BOTTOM);
     // Round tick values in the data's own units, placed through `ty`.
-    let y_ticks = if log { ticks(10f64.powf(y0), 10f64.powf(y1)) } else { ticks(y0, y1) };
+    // A log axis spanning decades gets powers of ten; one spanning less than two (a loss going
+    // from 6 to 2) keeps round linear values, which read better there.
+    let y_ticks = match log {
+        true if decade_ticks(y0, y1).len() >= 2 => decade_ticks(y0, y1),
+        true => ticks(10f64.powf(y0), 10f64.powf(y1)),
+        false => ticks(y0, y1),
+    };
     html! {
         <figure class="chart" id={props.id.clone()} data-scale={if log { "log" } else { "linear" }}>
+            <div class="y-label">{ props.y_label.clone() }</div>
             <svg viewBox={format!("0 0 {W} {H}")} role="img" aria-label={props.y_label.clone()}>
                 { for y_ticks.into_iter().filter(|t| ty(*t).is_finite()).map(|t| html! {
                     <g class="tick">
@@ -119,7 +140,6 @@ pub fn line_chart(props: &LineChartProps) -> Html {
                     html! { <polyline class="series" data-label={s.label.clone()} points={pts.join(" ")} stroke={PALETTE[i % PALETTE.len()]} /> }
                 }) }
                 <text class="axis-label" x={((LEFT + W - RIGHT) / 2.0).to_string()} y={(H - 6.0).to_string()} text-anchor="middle">{ props.x_label.clone() }</text>
-                <text class="axis-label" transform={format!("translate(14 {}) rotate(-90)", (TOP + H - BOTTOM) / 2.0)} text-anchor="middle">{ props.y_label.clone() }</text>
             </svg>
             <figcaption class="legend">
                 { for props.series.iter().enumerate().map(|(i, s)| html! {

@@ -237,6 +237,17 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
     let model_key = f.get("model").cloned().unwrap_or_default();
     // The MoE group opens when it holds a value or an error (a dense shape keeps it folded).
     let moe_open = MOE_KEYS.iter().any(|k| !value(k).trim().is_empty() || error_for(k).is_some());
+    // The text fields on the page now, whose errors are shown under them (and so nowhere else).
+    let mut visible = vec!["tokens", "gpus", "mfu", "usd", "batch"];
+    if model_key == PARAMS_ONLY {
+        visible.push("params");
+    }
+    if model_key == CUSTOM {
+        visible.extend(SHAPE_KEYS);
+    }
+    if f.get("gpu").map(String::as_str) == Some("custom") {
+        visible.extend(["peak", "mem"]);
+    }
 
     html! {
         <section class="lab compute">
@@ -284,7 +295,7 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
                     </div>
                 }
             </div>
-            { time_view(&ev.time) }
+            { time_view(&ev.time, &visible) }
             { model_view(ev.shape.as_ref().and_then(|s| s.as_ref().ok())) }
             <section>
                 <h2>{"Memory"}</h2>
@@ -292,24 +303,34 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
                     <SelectField id="f-precision" label="Training precision" options={precision_options} value={value("precision")} onchange={set("precision")} />
                     { text("batch", "Batch (sequences, whole cluster)", None) }
                 </div>
-                { memory_view(&ev.memory) }
+                { memory_view(&ev.memory, &visible) }
             </section>
             <Exercises exercises={exercises()} />
         </section>
     }
 }
 
-fn time_view(time: &Result<TimeReport, InputError>) -> Html {
+/// What a result box shows while an input is invalid. The error itself is shown once, under its
+/// field; the box only repeats it when that field is not on the page (so it would be shown nowhere).
+fn waiting(id: &'static str, err: &InputError, visible: &[&str]) -> Html {
+    if visible.contains(&field_of(err)) {
+        html! { <div class="result-box waiting" id={id}>{"Waiting for valid input: see the field marked in red above."}</div> }
+    } else {
+        html! { <div class="result-box error" id={id} role="alert">{ shown(err) }</div> }
+    }
+}
+
+fn time_view(time: &Result<TimeReport, InputError>, visible: &[&str]) -> Html {
     match time {
-        Err(e) => html! { <div class="result-box error" id="time-error" role="alert">{ shown(e) }</div> },
+        Err(e) => waiting("time-error", e, visible),
         Ok(r) => {
             let e = &r.estimate;
             let f = &r.training_flops;
             html! {
                 <div class="result-box" id="time-result">
                     <div class="headline">
-                        <span class="big" id="time-days" data-days={e.days.to_string()}>{ format!("{:.1} days", e.days) }</span>
-                        <span class="sub">{ format!("{} hours ({}) on {} × {}", format_count(e.hours), format_duration(e.seconds), e.gpus, e.gpu) }</span>
+                        <span class="big" id="time-days" data-days={e.days.to_string()}>{ format_duration(e.seconds) }</span>
+                        <span class="sub">{ format!("{} hours on {} × {}", format_count(e.hours), format_count(e.gpus as f64), e.gpu) }</span>
                     </div>
                     <dl>
                         if f.total_params > f.params {
@@ -361,6 +382,7 @@ fn model_view(shape: Option<&ModelShape>) -> Html {
             <h2>{"Model"}</h2>
             <p>{ s.summary() }</p>
             <div class="two-col">
+                <div class="table-scroll">
                 <table class="params" id="params-table">
                     <thead><tr><th>{"parameters"}</th><th>{"count"}</th><th>{"share"}</th></tr></thead>
                     <tbody>
@@ -375,6 +397,7 @@ fn model_view(shape: Option<&ModelShape>) -> Html {
                         }
                     </tbody>
                 </table>
+                </div>
                 <div>
                     <h3>{ format!("Forward FLOPs of one {}-token sequence: {}", s.context_length, format_number(fwd.matmul_flops)) }</h3>
                     <BarChart id="flops-chart" bars={bars} />
@@ -388,9 +411,9 @@ fn model_view(shape: Option<&ModelShape>) -> Html {
     }
 }
 
-fn memory_view(memory: &Result<MemoryEstimate, InputError>) -> Html {
+fn memory_view(memory: &Result<MemoryEstimate, InputError>, visible: &[&str]) -> Html {
     let e = match memory {
-        Err(err) => return html! { <div class="result-box error" id="memory-error" role="alert">{ shown(err) }</div> },
+        Err(err) => return waiting("memory-error", err, visible),
         Ok(e) => e,
     };
     let b = &e.bytes_per_param;

@@ -238,6 +238,7 @@ fn results(r: &Report) -> Html {
             <ul class="hw-headline" id="hw-headline">
                 { for r.headline().into_iter().map(|l| html! { <li>{ l }</li> }) }
             </ul>
+            <div class="table-scroll">
             <table id="hw-table">
                 <thead><tr>{ for Row::HEADER.iter().map(|h| html! { <th>{ *h }</th> }) }</tr></thead>
                 <tbody>
@@ -248,6 +249,7 @@ fn results(r: &Report) -> Html {
                     }) }
                 </tbody>
             </table>
+            </div>
             if !points.is_empty() {
                 <h2>{"Roofline"}</h2>
                 <p class="hint">{"A kernel can go no higher than its roof: bandwidth × intensity on the left of the bend, the compute peak on the right. \

@@ -1,7 +1,8 @@
 //! The Precision lab: one number in every format, bit by bit.
 
 use lmlab::precision::{
-    accumulation_demo, exercises, parse_shape, parse_value, represent, tensor_bytes, Format, Representation,
+    accumulation_demo, exercises, parse_input, parse_shape, parse_value, represent_input, tensor_bytes, Format, Input,
+    Representation,
 };
 use lmlab::units::{format_number, parse_count};
 use lmlab::InputError;
@@ -49,7 +50,7 @@ pub fn precision_lab(props: &PrecisionProps) -> Html {
         let s = s.clone();
         Callback::from(move |v: String| s.set(v))
     };
-    let parsed = parse_value("value", &x);
+    let parsed = parse_input("value", &x);
     let on_flip = {
         let x = x.clone();
         Callback::from(move |value: f64| x.set(shortest(value)))
@@ -66,7 +67,7 @@ pub fn precision_lab(props: &PrecisionProps) -> Html {
                     hint="e.g. 0.1, 1e-8, 65504, 3.14159, inf, nan — rounded from the nearest float64" />
             </div>
             { match parsed {
-                Ok(value) => formats_table(value, &on_flip),
+                Ok(input) => formats_table(input, &on_flip),
                 Err(_) => html! {},
             } }
             <details class="legend-note">
@@ -94,11 +95,27 @@ fn shortest(value: f64) -> String {
     }
 }
 
-fn formats_table(value: f64, on_flip: &Callback<f64>) -> Html {
+fn formats_table(input: Input, on_flip: &Callback<f64>) -> Html {
     html! {
-        <div class="formats" id="formats-table">
-            { for Format::ALL.iter().map(|&f| format_row(represent(f, value), on_flip)) }
-        </div>
+        <>
+            if input.beyond_f64 {
+                <p class="notice" id="beyond-f64">{ format!("This number is beyond float64's range (about ±1.8e308): \
+                    it reads as {}, so every format below stores inf (NaN in fp8 E4M3, which has no infinity) \
+                    and its error is infinite.", input.value) }</p>
+            }
+            <div class="formats" id="formats-table">
+                { for Format::ALL.iter().map(|&f| format_row(represent_input(f, input), on_flip)) }
+            </div>
+        </>
+    }
+}
+
+/// The ulp as shown: inf and NaN have no neighbours, so there is no spacing to print.
+fn ulp_text(r: &Representation) -> (String, &'static str) {
+    if r.ulp.is_finite() {
+        (format_number(r.ulp), "spacing between this value and the next one")
+    } else {
+        ("—".into(), "no ulp: inf and NaN have no neighbouring values")
     }
 }
 
@@ -109,6 +126,7 @@ fn format_row(r: Representation, on_flip: &Callback<f64>) -> Html {
     let bits: Vec<char> = r.bits.chars().collect();
     let total = bits.len();
     let raw = u64::from_str_radix(&r.bits, 2).unwrap_or(0);
+    let ulp = ulp_text(&r);
     html! {
         <div data-format={f.key()} class={classes!("format-row", format!("class-{}", r.class.as_str()))}>
             <div class="format-name" title={f.title()}>{ f.key() }<span class="sub">{ format!("1·{}·{}", f.exponent_bits(), f.mantissa_bits()) }</span></div>
@@ -132,7 +150,7 @@ fn format_row(r: Representation, on_flip: &Callback<f64>) -> Html {
                 <dt>{"class"}</dt><dd class="class">{ r.class.as_str() }</dd>
                 <dt>{"abs error"}</dt><dd class="abs-error">{ format_number(r.abs_error) }</dd>
                 <dt>{"rel error"}</dt><dd class="rel-error">{ format_number(r.rel_error) }</dd>
-                <dt>{"ulp"}</dt><dd class="ulp">{ format_number(r.ulp) }</dd>
+                <dt>{"ulp"}</dt><dd class="ulp" title={ulp.1}>{ ulp.0.clone() }</dd>
             </dl>
         </div>
     }
@@ -142,6 +160,7 @@ fn range_table() -> Html {
     html! {
         <section>
             <h2>{"Ranges"}</h2>
+            <div class="table-scroll">
             <table class="ranges" id="ranges-table">
                 <thead><tr>
                     <th>{"format"}</th><th>{"sign/exp/mantissa"}</th><th>{"bias"}</th><th>{"max finite"}</th>
@@ -165,6 +184,7 @@ fn range_table() -> Html {
                     }) }
                 </tbody>
             </table>
+            </div>
         </section>
     }
 }
@@ -189,6 +209,10 @@ fn accumulation_view(acc: &str, times: &str, on_acc: Callback<String>, on_times:
             let runs = accumulation_demo(*v, *n as usize);
             // Plot at most ~400 points per line: enough to see the stalls, light for the DOM.
             let stride = (*n as usize / 400).max(1);
+            // The running sums of all five recipes lie within a few percent of each other, so on a
+            // linear axis four of them overlap. Their errors differ by orders of magnitude: plot
+            // |running sum − exact| on a log axis, exact being value × additions (in f64, whose own
+            // rounding is ~1e-16 relative, far below every recipe's). Zero errors cannot be drawn.
             let series: Vec<Series> = runs
                 .iter()
                 .map(|r| Series {
@@ -198,14 +222,22 @@ fn accumulation_view(acc: &str, times: &str, on_acc: Callback<String>, on_times:
                         .iter()
                         .enumerate()
                         .filter(|(i, _)| (i + 1) % stride == 0 || *i == 0)
-                        .map(|(i, y)| ((i + 1) as f64, *y))
+                        .map(|(i, y)| ((i + 1) as f64, (y - *v * (i + 1) as f64).abs()))
                         .collect(),
                 })
                 .collect();
+            let any_error = series.iter().flat_map(|s| &s.points).any(|(_, e)| *e > 0.0);
             html! {
                 <>
-                    <LineChart id="accumulation-chart" series={series} x_label="additions" y_label="running sum"
-                        reference={Some((runs[0].exact, format!("exact {}", format_number(runs[0].exact))))} />
+                    if any_error {
+                        <LineChart id="accumulation-chart" series={series} x_label="additions"
+                            y_label="error |running sum − exact| (log)" log_y={true} />
+                        <p class="hint">{"Error of each running sum against value × additions, on a log axis \
+                            (a point where a recipe is exact, error 0, cannot be drawn and is left out)."}</p>
+                    } else {
+                        <p class="hint" id="accumulation-exact">{"Every recipe sums this value exactly: no error to plot."}</p>
+                    }
+                    <div class="table-scroll">
                     <table class="accumulation" id="accumulation-table">
                         <thead><tr><th>{"recipe"}</th><th>{"value added"}</th><th>{"result"}</th><th>{"error"}</th></tr></thead>
                         <tbody>
@@ -219,6 +251,7 @@ fn accumulation_view(acc: &str, times: &str, on_acc: Callback<String>, on_times:
                             }) }
                         </tbody>
                     </table>
+                    </div>
                 </>
             }
         }

@@ -32,9 +32,9 @@ pub(super) fn tokenizer_card(name: &str, about: &str, t: &dyn Tokenizer, text: &
         <div class="tokenizer-card" data-tokenizer={name.to_string()}>
             <h3>{ name.to_string() }<span class="sub">{ format!(" — {about}") }</span></h3>
             <dl class="stats">
-                <dt>{"tokens"}</dt><dd class="count">{ count }</dd>
-                <dt>{"bytes/token"}</dt><dd class="ratio">{ format!("{ratio:.2}") }</dd>
-                <dt>{"vocabulary"}</dt><dd class="vocab" data-vocab={t.vocab_size().to_string()}>{ format_count(t.vocab_size() as f64) }</dd>
+                <div><dt>{"tokens"}</dt><dd class="count">{ count }</dd></div>
+                <div><dt>{"bytes/token"}</dt><dd class="ratio">{ format!("{ratio:.2}") }</dd></div>
+                <div><dt>{"vocabulary"}</dt><dd class="vocab" data-vocab={t.vocab_size().to_string()}>{ format_count(t.vocab_size() as f64) }</dd></div>
             </dl>
             <TokenSpans tokens={drawn} />
             <p class="ids" data-ids={ids.join(" ")}>{ ids.join(", ") }</p>
