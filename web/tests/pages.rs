@@ -31,10 +31,13 @@ async fn settle() {
     TimeoutFuture::new(100).await;
 }
 
-/// Types into an input as a person would: sets the value and fires a bubbling `input` event.
+/// Types into an input or a textarea as a person would: sets the value and fires a bubbling
+/// `input` event.
 fn type_into(input: &Element, text: &str) {
-    let input: &HtmlInputElement = input.dyn_ref().unwrap();
-    input.set_value(text);
+    match input.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+        Some(area) => area.set_value(text),
+        None => input.dyn_ref::<HtmlInputElement>().unwrap().set_value(text),
+    }
     let init = web_sys::InputEventInit::new();
     init.set_bubbles(true);
     let event = web_sys::InputEvent::new_with_event_init_dict("input", &init).unwrap();

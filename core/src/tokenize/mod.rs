@@ -7,12 +7,14 @@
 //! tiktoken's base64 ranks), plus the `.bin` token files training reads.
 //!
 //! The stages live in separate files so a page can show each one: [`pretokenize`] → [`bpe`]
-//! (the model and its encoder) ← [`train`] (the trainer) ↔ [`formats`] (files).
+//! (the model and its encoder) ← [`train`] (the trainer) ↔ [`formats`] (files); [`slicing`] cuts long texts
+//! where no tokenizer's output changes, for encoding a slice at a time.
 
 pub mod bpe;
 pub mod formats;
 pub mod pretokenize;
 pub mod simple;
+pub mod slicing;
 pub mod special;
 pub mod token_file;
 pub mod train;

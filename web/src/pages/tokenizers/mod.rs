@@ -3,7 +3,11 @@
 //!
 //! Training runs on the main thread in slices (a few hundred KB of pre-tokenizing, or 64 merges,
 //! per slice) with a yield to the browser between slices, so the page keeps painting and typing
-//! stays responsive; the core's `BpeTrainer::step` makes that possible without a worker.
+//! stays responsive; the core's `BpeTrainer::step` makes that possible without a worker. The text
+//! to tokenize is encoded the same way (see [`grid`]).
+//!
+//! Both text boxes are uncontrolled: Yew re-reads a controlled field's DOM value on every render
+//! to compare it, a multi-megabyte copy per keystroke. The page reads them when it needs them.
 
 use std::rc::Rc;
 
@@ -14,10 +18,13 @@ use lmlab::tokenize::special::SpecialTokens;
 use lmlab::tokenize::train::{merges_for, partial_model, slices, BpeTrainer, MergeStep, PretokenCounts};
 use lmlab::tokenize::{exercises, Bpe, ByteTokenizer, CharTokenizer, WordTokenizer};
 use lmlab::units::parse_count;
+use lmlab::tokenize::slicing::encoding_slices;
+use lmlab::tokenize::Tokenizer;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
+mod grid;
 mod views;
 
 use crate::assets::fetch_text;
@@ -33,6 +40,21 @@ pub const MAX_UPLOAD_BYTES: usize = 50_000_000;
 const MAX_DRAWN_TOKENS: usize = 2_000;
 /// Largest vocabulary the page trains (the CLI has no limit).
 const MAX_PAGE_VOCAB: u64 = 50_000;
+/// Texts up to this many characters go into the URL (to share a link). Longer ones stay out:
+/// browsers cap URLs at ~2 MB, and encoding 5 MB into the fragment took ~0.25 s per keystroke.
+const MAX_URL_TEXT_CHARS: usize = 2_000;
+/// Texts up to this many characters are tokenized as soon as they are typed; longer ones after
+/// the typing pauses for [`DEBOUNCE_MS`], so a burst of keystrokes starts one encoding, not many.
+/// Pastes longer than this are kept out of the box: Chromium lays out a text box's whole content,
+/// and for 5.5 MB that alone took 3–7 s on the main thread (1.3 s for an `<input>`), far more than
+/// tokenizing it.
+const INSTANT_CHARS: u32 = 100_000;
+const DEBOUNCE_MS: u32 = 250;
+/// The merge stepper re-encodes the text twice per step: it works on the first slice of at most
+/// this many bytes (cut where no token changes) of a longer text.
+const STEPPER_BYTES: usize = 16 * 1024;
+/// The special token of GPT-2's column.
+const GPT2_SPECIALS: [&str; 1] = ["<|endoftext|>"];
 
 #[derive(Properties, PartialEq)]
 pub struct TokenizersProps {
@@ -45,6 +67,9 @@ enum Loaded<T> {
     Loading,
     Ready(T),
     Failed(String),
+    /// Nothing selected: the last paste or upload was rejected, and the text selected before it is
+    /// dropped rather than silently kept (what the page shows is what Train would use).
+    Cleared,
 }
 
 /// The training corpus: where it came from and its text.
@@ -58,7 +83,7 @@ struct Corpus {
 struct Trained {
     merges: Vec<MergeStep>,
     specials: Vec<String>,
-    model: Bpe,
+    model: Rc<Bpe>,
     seconds: f64,
     unique_pretokens: usize,
     /// (vocabulary size, bytes per token on a sample of the corpus)
@@ -138,7 +163,7 @@ async fn train_in_slices(text: Rc<String>, vocab_size: usize, specials: Vec<Stri
     status.set(Training::Done(Rc::new(Trained {
         merges,
         specials,
-        model,
+        model: Rc::new(model),
         seconds: now_s() - started,
         unique_pretokens: counts.counts.len(),
         compression,
@@ -149,14 +174,19 @@ async fn train_in_slices(text: Rc<String>, vocab_size: usize, specials: Vec<Stri
 #[function_component(TokenizersLab)]
 pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
     let param = |k: &str, default: &str| props.route.get(k).unwrap_or(default).to_string();
-    let input = use_state(|| param("text", "Hello, 世界!"));
+    let input = use_state(|| Rc::<str>::from(param("text", "Hello, 世界!")));
+    let input_ref = use_node_ref();
+    // Characters of a long pasted text held outside the box (see INSTANT_CHARS).
+    let held = use_state(|| None::<usize>);
+    let debounce = use_mut_ref(|| 0u64);
     let vocab_size = use_state(|| param("vocab", "500"));
     let specials = use_state(|| param("special", "<|endoftext|>"));
     let corpus = use_state(|| Loaded::<Corpus>::Loading);
     let gpt2 = use_state(|| Loaded::<Rc<Bpe>>::Loading);
     let training = use_state(|| Training::Idle);
     let step = use_state(|| 1usize);
-    let paste = use_state(String::new);
+    let paste_ref = use_node_ref();
+    let paste_chars = use_state(|| 0usize);
     let corpus_error = use_state(|| None::<String>);
 
     {
@@ -184,26 +214,35 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
         });
     }
     {
+        // The text box is uncontrolled: its first value is set once, here.
+        let (input_ref, text) = (input_ref.clone(), (*input).clone());
+        use_effect_with((), move |_| {
+            if let Some(el) = input_ref.cast::<HtmlTextAreaElement>() {
+                el.set_value(&text);
+            }
+        });
+    }
+    {
         let state = ((*input).clone(), (*vocab_size).clone(), (*specials).clone());
         use_effect_with(state, |(text, vocab, special)| {
-            route::replace_params(
-                Page::Tokenizers,
-                vec![
-                    ("text".into(), text.clone()),
-                    ("vocab".into(), vocab.clone()),
-                    ("special".into(), special.clone()),
-                ],
-            );
+            let mut params = vec![("vocab".into(), vocab.clone()), ("special".into(), special.clone())];
+            if text.chars().take(MAX_URL_TEXT_CHARS + 1).count() <= MAX_URL_TEXT_CHARS {
+                params.insert(0, ("text".into(), text.to_string()));
+            }
+            route::replace_params(Page::Tokenizers, params);
         });
     }
     let corpus_text = match &*corpus {
         Loaded::Ready(c) => Some(c.text.clone()),
         _ => None,
     };
-    let word = use_memo(corpus_text.as_ref().map(|t| t.len()), {
+    // Keyed by the corpus itself (its allocation), not its length: two corpora of one length differ.
+    let word = use_memo(corpus_text.as_ref().map(|t| Rc::as_ptr(t) as usize), {
         let corpus_text = corpus_text.clone();
-        move |_| corpus_text.map(|t| WordTokenizer::train(&t, 10_000))
+        move |_| corpus_text.map(|t| Rc::new(WordTokenizer::train(&t, 10_000)) as Rc<dyn Tokenizer>)
     });
+    let char_tokenizer = use_memo((), |_| Rc::new(CharTokenizer) as Rc<dyn Tokenizer>);
+    let byte_tokenizer = use_memo((), |_| Rc::new(ByteTokenizer) as Rc<dyn Tokenizer>);
 
     let setter = |s: &UseStateHandle<String>| {
         let s = s.clone();
@@ -232,21 +271,61 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
             });
         })
     };
+    let on_big_paste = {
+        let (input, debounce, held) = (input.clone(), debounce.clone(), held.clone());
+        Callback::from(move |e: Event| {
+            let Some(text) = pasted_text(&e) else { return };
+            if text.len() <= INSTANT_CHARS as usize {
+                return; // the box takes it; on_input tokenizes it
+            }
+            e.prevent_default();
+            *debounce.borrow_mut() += 1; // a pending debounced read would overwrite it
+            e.target_unchecked_into::<HtmlTextAreaElement>().set_value("");
+            held.set(Some(text.chars().count()));
+            input.set(Rc::from(text));
+        })
+    };
+    let on_input = {
+        let (input, debounce, held) = (input.clone(), debounce.clone(), held.clone());
+        Callback::from(move |e: InputEvent| {
+            held.set(None);
+            let el: HtmlTextAreaElement = e.target_unchecked_into();
+            let mine = {
+                let mut d = debounce.borrow_mut();
+                *d += 1;
+                *d
+            };
+            if el.text_length() <= INSTANT_CHARS {
+                return input.set(Rc::from(el.value()));
+            }
+            let (input, debounce) = (input.clone(), debounce.clone());
+            spawn_local(async move {
+                TimeoutFuture::new(DEBOUNCE_MS).await;
+                if *debounce.borrow() == mine {
+                    input.set(Rc::from(el.value()));
+                }
+            });
+        })
+    };
     let on_paste = {
-        let paste = paste.clone();
-        Callback::from(move |e: InputEvent| paste.set(e.target_unchecked_into::<HtmlTextAreaElement>().value()))
+        let paste_chars = paste_chars.clone();
+        Callback::from(move |e: InputEvent| {
+            paste_chars.set(e.target_unchecked_into::<HtmlTextAreaElement>().text_length() as usize)
+        })
     };
     let use_paste = {
-        let (paste, corpus, corpus_error) = (paste.clone(), corpus.clone(), corpus_error.clone());
+        let (paste_ref, corpus, corpus_error) = (paste_ref.clone(), corpus.clone(), corpus_error.clone());
         Callback::from(move |_| {
+            let paste = paste_ref.cast::<HtmlTextAreaElement>().map(|el| el.value()).unwrap_or_default();
             if paste.trim().is_empty() {
+                corpus.set(Loaded::Cleared);
                 corpus_error.set(Some("the pasted text is empty".into()));
                 return;
             }
             corpus_error.set(None);
             corpus.set(Loaded::Ready(Corpus {
                 name: format!("pasted text ({} characters)", paste.chars().count()),
-                text: Rc::new((*paste).clone()),
+                text: Rc::new(paste),
             }));
         })
     };
@@ -260,6 +339,7 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
             spawn_local(async move {
                 let name = file.name();
                 if file.size() as usize > MAX_UPLOAD_BYTES {
+                    corpus.set(Loaded::Cleared);
                     return corpus_error.set(Some(format!(
                         "{name} is {} — the page takes files up to {} MB; train larger corpora with `lmlab bpe train`",
                         lmlab::units::format_bytes(file.size() as f64),
@@ -267,12 +347,18 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
                     )));
                 }
                 match gloo::file::futures::read_as_bytes(&file).await {
-                    Err(e) => corpus_error.set(Some(format!("{name}: {e}"))),
+                    Err(e) => {
+                        corpus.set(Loaded::Cleared);
+                        corpus_error.set(Some(format!("{name}: {e}")));
+                    }
                     Ok(bytes) => match String::from_utf8(bytes) {
-                        Err(e) => corpus_error.set(Some(format!(
-                            "{name}: invalid UTF-8 at byte offset {}",
-                            e.utf8_error().valid_up_to()
-                        ))),
+                        Err(e) => {
+                            corpus.set(Loaded::Cleared);
+                            corpus_error.set(Some(format!(
+                                "{name}: invalid UTF-8 at byte offset {}",
+                                e.utf8_error().valid_up_to()
+                            )));
+                        }
                         Ok(text) => {
                             corpus_error.set(None);
                             corpus.set(Loaded::Ready(Corpus {
@@ -295,38 +381,58 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
         Loaded::Ready(m) => Some(m.clone()),
         _ => None,
     };
-    let mut columns: Vec<(String, Html)> = vec![
-        ("char".into(), tokenizer_card("char", "Unicode code points", &CharTokenizer, &text)),
-        ("byte".into(), tokenizer_card("byte", "UTF-8 bytes", &ByteTokenizer, &text)),
+    let column = |name: &'static str, about: &str, tokenizer: Result<Rc<dyn Tokenizer>, String>| grid::Column {
+        name,
+        about: about.to_string(),
+        tokenizer,
+    };
+    let mut columns = vec![
+        column("char", "Unicode code points", Ok((*char_tokenizer).clone())),
+        column("byte", "UTF-8 bytes", Ok((*byte_tokenizer).clone())),
+        column(
+            "word",
+            "\\w+|. over the corpus, top 10,000 + [UNK]",
+            match (&*word, &*corpus) {
+                (Some(w), _) => Ok(w.clone()),
+                (None, Loaded::Cleared) => Err("no training text: paste or upload one".into()),
+                (None, _) => Err("waiting for the corpus".into()),
+            },
+        ),
+        column(
+            "gpt2",
+            "GPT-2 byte-level BPE (50,257)",
+            match (&*gpt2, &gpt2_model) {
+                (_, Some(m)) => Ok(m.clone() as Rc<dyn Tokenizer>),
+                (Loaded::Failed(e), _) => Err(format!("could not load GPT-2: {e}")),
+                _ => Err("loading GPT-2's vocabulary and merges…".into()),
+            },
+        ),
     ];
-    match &*word {
-        Some(w) => columns
-            .push(("word".into(), tokenizer_card("word", "\\w+|. over the corpus, top 10,000 + [UNK]", w, &text))),
-        None => columns.push(("word".into(), pending_card("word", "waiting for the corpus"))),
-    }
-    match (&*gpt2, &gpt2_model) {
-        (_, Some(m)) => {
-            columns.push(("gpt2".into(), tokenizer_card("gpt2", "GPT-2 byte-level BPE (50,257)", m.as_ref(), &text)))
-        }
-        (Loaded::Failed(e), _) => {
-            columns.push(("gpt2".into(), pending_card("gpt2", &format!("could not load GPT-2: {e}"))))
-        }
-        _ => columns.push(("gpt2".into(), pending_card("gpt2", "loading GPT-2's vocabulary and merges…"))),
-    }
+    let mut grid_specials: Vec<String> = GPT2_SPECIALS.iter().map(|s| s.to_string()).collect();
     if let Some(t) = &trained {
-        columns.push(("trained".into(), tokenizer_card("trained", "your BPE", &t.model, &text)));
+        columns.push(column("trained", "your BPE", Ok(t.model.clone() as Rc<dyn Tokenizer>)));
+        grid_specials.extend(t.specials.iter().cloned());
     }
+    // The stepper's share of the text: all of a short one, the first safe slice of a long one.
+    let stepper_text = encoding_slices(&text, STEPPER_BYTES, &grid_specials).next().unwrap_or_default();
 
     html! {
         <section class="lab tokenizers">
             <h1>{"Tokenizers"}</h1>
             <p class="lead">{"A language model reads integers. How text becomes integers decides the vocabulary size (the embedding table) \
                 and the sequence length (the compute): characters, bytes, words and byte-level BPE, side by side."}</p>
-            <TextField id="tok-input" label="Text to tokenize" value={text.clone()} oninput={setter(&input)} wide=true
-                hint="Whitespace is shown as · (space), ↵ (newline), → (tab). Bytes that are not a whole character show as <E4>." />
-            <div class="tokenizer-grid" id="tokenizer-grid">
-                { for columns.into_iter().map(|(_, card)| card) }
-            </div>
+            <label class="field wide">
+                <span class="label">{"Text to tokenize"}</span>
+                <textarea id="tok-input" rows="3" spellcheck="false" autocomplete="off" ref={input_ref} oninput={on_input}
+                    onpaste={on_big_paste} />
+                if let Some(n) = *held {
+                    <span class="hint" id="held-text">{ format!("Tokenizing your pasted text of {n} characters below; it is kept out of the box, \
+                        where the browser would take seconds to lay it out. Type in the box to replace it.") }</span>
+                }
+                <span class="hint">{"Whitespace is shown as · (space), ↵ (newline), → (tab). Bytes that are not a whole character show as <E4>. \
+                    Long texts (megabytes) are tokenized in slices, with a progress bar."}</span>
+            </label>
+            <grid::TokenizerGrid text={text.clone()} columns={columns} specials={grid_specials} />
 
             <h2>{"Train BPE"}</h2>
             <p>{"CS336's algorithm: split on special tokens, pre-tokenize with GPT-2's pattern, count pairs inside pre-tokens, \
@@ -336,13 +442,14 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
                     Loaded::Loading => "Training text: loading Tiny Shakespeare…".to_string(),
                     Loaded::Ready(c) => format!("Training text: {} — {} bytes", c.name, c.text.len()),
                     Loaded::Failed(e) => format!("Could not load the bundled corpus ({e}); paste or upload a text."),
+                    Loaded::Cleared => "Training text: none — paste or upload a text.".to_string(),
                 } }</p>
                 <div class="row">
                     <label class="field wide">
                         <span class="label">{"Paste a training text"}</span>
                         <textarea id="paste-corpus" rows="4" maxlength={MAX_PASTE_CHARS.to_string()} oninput={on_paste}
-                            placeholder="Paste any text here, then press “Use pasted text”." value={(*paste).clone()} />
-                        if paste.chars().count() >= MAX_PASTE_CHARS {
+                            ref={paste_ref} placeholder="Paste any text here, then press “Use pasted text”." />
+                        if *paste_chars >= MAX_PASTE_CHARS {
                             <span class="error" role="alert">{ format!("Pasted text stops at the page's limit of {MAX_PASTE_CHARS} characters; upload a file (up to {} MB) or use `lmlab bpe train` for more.", MAX_UPLOAD_BYTES / 1_000_000) }</span>
                         }
                     </label>
@@ -361,7 +468,7 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
                 { training_status(&training) }
             </div>
             if let Some(t) = trained.clone() {
-                { trained_view(&t, &text, *step, {
+                { trained_view(&t, stepper_text, text.len(), *step, {
                     let step = step.clone();
                     Callback::from(move |k: usize| step.set(k))
                 }) }
@@ -371,4 +478,13 @@ pub fn tokenizers_lab(props: &TokenizersProps) -> Html {
     }
 }
 
-use views::{pending_card, tokenizer_card, trained_view, training_status};
+use views::{trained_view, training_status};
+
+/// The plain text of a `paste` event (`clipboardData.getData("text")`), read through JS reflection
+/// to need no extra web-sys features.
+fn pasted_text(e: &Event) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    let data = js_sys::Reflect::get(e, &"clipboardData".into()).ok().filter(|d| d.is_object())?;
+    let get = js_sys::Reflect::get(&data, &"getData".into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
+    get.call1(&data, &"text".into()).ok()?.as_string()
+}

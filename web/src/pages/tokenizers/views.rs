@@ -5,7 +5,6 @@ use std::rc::Rc;
 
 use lmlab::tokenize::train::partial_model;
 use lmlab::tokenize::Tokenizer;
-use lmlab::units::format_count;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -18,27 +17,6 @@ pub(super) fn pending_card(name: &str, message: &str) -> Html {
         <div class="tokenizer-card pending" data-tokenizer={name.to_string()}>
             <h3>{ name.to_string() }</h3>
             <p class="hint">{ message.to_string() }</p>
-        </div>
-    }
-}
-
-pub(super) fn tokenizer_card(name: &str, about: &str, t: &dyn Tokenizer, text: &str) -> Html {
-    let tokens = tokens_of(t, text);
-    let count = tokens.len();
-    let ratio = if count == 0 { 0.0 } else { text.len() as f64 / count as f64 };
-    let drawn: Vec<(u32, Vec<u8>)> = tokens.iter().take(MAX_DRAWN_TOKENS).cloned().collect();
-    let ids: Vec<String> = tokens.iter().take(MAX_DRAWN_TOKENS).map(|(id, _)| id.to_string()).collect();
-    html! {
-        <div class="tokenizer-card" data-tokenizer={name.to_string()}>
-            <h3>{ name.to_string() }<span class="sub">{ format!(" — {about}") }</span></h3>
-            <dl class="stats">
-                <div><dt>{"tokens"}</dt><dd class="count">{ count }</dd></div>
-                <div><dt>{"bytes/token"}</dt><dd class="ratio">{ format!("{ratio:.2}") }</dd></div>
-                <div><dt>{"vocabulary"}</dt><dd class="vocab" data-vocab={t.vocab_size().to_string()}>{ format_count(t.vocab_size() as f64) }</dd></div>
-            </dl>
-            <TokenSpans tokens={drawn} />
-            <p class="ids" data-ids={ids.join(" ")}>{ ids.join(", ") }</p>
-            if count > MAX_DRAWN_TOKENS { <p class="hint">{ format!("showing the first {MAX_DRAWN_TOKENS} of {count} tokens") }</p> }
         </div>
     }
 }
@@ -60,7 +38,9 @@ pub(super) fn training_status(t: &Training) -> Html {
     }
 }
 
-pub(super) fn trained_view(t: &Rc<Trained>, input: &str, step: usize, on_step: Callback<usize>) -> Html {
+/// The trained tokenizer: the merge stepper on `input` (the first slice of a text of `total_len`
+/// bytes), the compression chart and the downloads.
+pub(super) fn trained_view(t: &Rc<Trained>, input: &str, total_len: usize, step: usize, on_step: Callback<usize>) -> Html {
     let n = t.merges.len();
     let k = step.clamp(n.min(1), n);
     let before = partial_model(&t.merges, k.saturating_sub(1), &t.specials);
@@ -98,8 +78,12 @@ pub(super) fn trained_view(t: &Rc<Trained>, input: &str, step: usize, on_step: C
                         {" → "}<code class="token hot">{ visible(&[m.left.as_slice(), m.right.as_slice()].concat()) }</code>
                         { format!("  (seen {} times, new id {})", m.count, m.id) }
                     </p>
-                    <p>{ format!("Your text: {} tokens before this merge → {} after.", before_tokens.len(), after_tokens.len()) }</p>
-                    <TokenSpans tokens={after_tokens} highlight={vec![m.id]} />
+                    <p>{ if input.len() < total_len {
+                        format!("Your text's first {} bytes: {} tokens before this merge → {} after.", input.len(), before_tokens.len(), after_tokens.len())
+                    } else {
+                        format!("Your text: {} tokens before this merge → {} after.", before_tokens.len(), after_tokens.len())
+                    } }</p>
+                    <TokenSpans tokens={after_tokens.into_iter().take(MAX_DRAWN_TOKENS).collect::<Vec<_>>()} highlight={vec![m.id]} />
                 </div>
             } else {
                 <p class="hint">{"No merges: the text has no pair left to merge."}</p>
