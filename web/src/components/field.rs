@@ -44,6 +44,9 @@ pub struct SelectFieldProps {
     pub options: Vec<(String, String)>,
     pub value: AttrValue,
     pub onchange: Callback<String>,
+    /// A line under the menu (e.g. what the chosen option means).
+    #[prop_or_default]
+    pub hint: Option<AttrValue>,
 }
 
 #[function_component(SelectField)]
@@ -60,6 +63,7 @@ pub fn select_field(props: &SelectFieldProps) -> Html {
                     <option value={v.clone()} selected={*v == props.value.as_str()}>{ l.clone() }</option>
                 }) }
             </select>
+            if let Some(hint) = &props.hint { <span class="hint">{ hint.clone() }</span> }
         </label>
     }
 }

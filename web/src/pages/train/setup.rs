@@ -156,8 +156,12 @@ pub fn view(
         parsed.as_ref().err().and_then(|errs| errs.iter().find(|(f, _)| *f == name).map(|(_, m)| m.clone()))
     };
     let set = |apply: fn(&mut TrainForm, String)| setup.set(apply);
-    let mut presets: Vec<(String, String)> =
-        training_presets().map(|p| (p.name.to_string(), format!("{} — {}", p.name, p.description))).collect();
+    // The menu names each preset and its shape; the rest of its description goes under the menu
+    // (a long option is cut off by the select's width).
+    let mut presets: Vec<(String, String)> = training_presets()
+        .map(|p| (p.name.to_string(), format!("{} — {}", p.name, p.description.split(" — ").next().unwrap_or(""))))
+        .collect();
+    let about = training_presets().find(|p| p.name == form.plan.preset).map(|p| p.description);
     presets.push((CUSTOM.into(), "custom shape".into()));
     let planned = parsed.as_ref().ok().map(|p| {
         let params = p.plan.model.shape.params();
@@ -216,7 +220,8 @@ pub fn view(
                 <p class="error" id="train-corpus-error" role="alert">{ problem }</p>
             }
             <div class="row">
-                <SelectField id="train-preset" label="Model" options={presets} value={form.plan.preset.clone()} onchange={on_preset} />
+                <SelectField id="train-preset" label="Model" options={presets} value={form.plan.preset.clone()} onchange={on_preset}
+                    hint={about.and_then(|a| a.split_once(" — ")).map(|(_, why)| AttrValue::from(why.to_string()))} />
                 <SelectField id="train-tokenizer" label="Tokenizer"
                     options={vec![("bpe".to_string(), "byte-level BPE trained on the corpus".to_string()), ("bytes".to_string(), "bytes = characters of ASCII text (257 ids)".to_string())]}
                     value={form.plan.tokenizer.clone()} onchange={set(|f, v| f.plan.tokenizer = v)} />
