@@ -52,6 +52,17 @@ pub enum RateSource {
     Guess,
 }
 
+impl RateSource {
+    /// Where the time per step comes from, as the page says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RateSource::Measured => "from this backend's speed in your last run",
+            RateSource::Reference => "from a reference measurement of this kind of backend",
+            RateSource::Guess => "a rough guess: no run has measured this GPU yet",
+        }
+    }
+}
+
 /// A run's estimated cost before it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepEstimate {
@@ -140,15 +151,11 @@ pub fn verdict(e: &StepEstimate, backend: Backend) -> Verdict {
     let seconds = e.seconds_per_step();
     if seconds > SLOW_STEP_SECONDS {
         return Verdict::Slow(format!(
-            "slow here: about {} per step ({} FLOPs at ≈ {} FLOP/s{}); a smaller preset or batch gives a curve in minutes",
+            "slow here: about {} per step ({} FLOPs at ≈ {} FLOP/s, {}); a smaller preset or batch gives a curve in minutes",
             format_duration(seconds),
             crate::units::format_number(e.flops_per_step),
             crate::units::format_number(e.rate),
-            match e.rate_source {
-                RateSource::Measured => ", measured on this backend in this session",
-                RateSource::Reference => ", a reference measurement of this kind of backend",
-                RateSource::Guess => ", a guess for a GPU no run has measured yet",
-            },
+            e.rate_source.describe(),
         ));
     }
     Verdict::Fine

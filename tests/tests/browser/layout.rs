@@ -160,6 +160,35 @@ async fn check_page(b: &Browser, page: &str, size: &str, mobile: bool, failures:
     }
 }
 
+/// Opens every page at the emulated `width`: checks that it fits ([`check_page`]), collects its
+/// console's warnings and errors, and on a phone takes its screenshot.
+async fn visit_every_page(
+    b: &Browser,
+    site: &Site,
+    width: f64,
+    phone: bool,
+    failures: &mut Vec<String>,
+    console: &mut Vec<String>,
+) {
+    let size = format!("{width} px");
+    for (page, route) in PAGES {
+        b.goto(&format!("{}/{route}", site.url)).await;
+        wait_ready(b, page).await;
+        let screen = b.driver.execute("return screen.width", vec![]).await.unwrap().json().as_f64().unwrap();
+        assert_eq!(screen, width, "the emulated screen should be {size} wide");
+        check_page(b, page, &size, phone, failures).await;
+        for e in b.console().await {
+            if e.level == "WARNING" || e.level == "SEVERE" {
+                console.push(format!("{page} ({size}): {} {}", e.level, e.message));
+            }
+        }
+        if phone {
+            b.driver.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+            b.shot(&format!("60-phone-{page}.png")).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
 async fn every_page_fits_a_phone_and_a_desktop_in_chromium() {
@@ -172,20 +201,7 @@ async fn every_page_fits_a_phone_and_a_desktop_in_chromium() {
     let mut console = Vec::new();
 
     // A phone: every page, the Check buttons, the console after each load.
-    for (page, route) in PAGES {
-        b.goto(&format!("{}/{route}", site.url)).await;
-        wait_ready(&b, page).await;
-        let width = b.driver.execute("return screen.width", vec![]).await.unwrap().json().as_f64().unwrap();
-        assert_eq!(width, 390.0, "the screen should be a phone's");
-        check_page(&b, page, "390 px", true, &mut failures).await;
-        for e in b.console().await {
-            if e.level == "WARNING" || e.level == "SEVERE" {
-                console.push(format!("{page}: {} {}", e.level, e.message));
-            }
-        }
-        b.driver.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
-        b.shot(&format!("60-phone-{page}.png")).await;
-    }
+    visit_every_page(&b, &site, 390.0, true, &mut failures, &mut console).await;
     // Closer looks at the parts that used to spill: the bits, the charts, the tables.
     b.goto(&format!("{}/#/precision", site.url)).await;
     wait_ready(&b, "precision").await;
@@ -203,18 +219,7 @@ async fn every_page_fits_a_phone_and_a_desktop_in_chromium() {
 
     // A desktop.
     emulate(&b, 1400, 1000, false).await;
-    for (page, route) in PAGES {
-        b.goto(&format!("{}/{route}", site.url)).await;
-        wait_ready(&b, page).await;
-        let width = b.driver.execute("return screen.width", vec![]).await.unwrap().json().as_f64().unwrap();
-        assert_eq!(width, 1400.0, "the screen should be 1,400 px wide");
-        check_page(&b, page, "1400 px", false, &mut failures).await;
-        for e in b.console().await {
-            if e.level == "WARNING" || e.level == "SEVERE" {
-                console.push(format!("{page} (1400 px): {} {}", e.level, e.message));
-            }
-        }
-    }
+    visit_every_page(&b, &site, 1400.0, false, &mut failures, &mut console).await;
     b.goto(&format!("{}/#/precision", site.url)).await;
     wait_ready(&b, "precision").await;
     // fp64's 64 bits sit in one row of the format's box, not in a scrolling strip.

@@ -10,7 +10,7 @@ use lmlab::train::forms::{ParsedForm, TrainForm};
 use lmlab::train::plan::{DataChoice, Precision};
 use lmlab::train::plan_form::CUSTOM;
 use lmlab::train::protocol::{Corpus, RunRequest};
-use lmlab::train::feasibility::{RateSource, StepEstimate, Verdict};
+use lmlab::train::feasibility::{StepEstimate, Verdict};
 use lmlab::units::{format_bytes, format_count, format_duration, format_number};
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::platform::spawn_local;
@@ -281,14 +281,9 @@ pub fn view(
             }
             if let Some((e, verdict)) = &advice.estimate {
                 <p class="hint" id="train-estimate" data-bytes={format!("{:.0}", e.memory_bytes())} data-seconds={format!("{:.3}", e.seconds_per_step())}>
-                    { format!("Estimate before starting: at least {} of memory ({} for weights, gradients and AdamW state, {} of activations); about {} per step{}.",
+                    { format!("Estimate before starting: at least {} of memory ({} for weights, gradients and AdamW state, {} of activations); about {} per step ({}).",
                         format_bytes(e.memory_bytes()), format_bytes(e.states_bytes), format_bytes(e.activations_bytes),
-                        step_time(e.seconds_per_step()),
-                        match e.rate_source {
-                            RateSource::Measured => " (from this backend's speed in your last run)",
-                            RateSource::Reference => " (from a reference measurement of this kind of backend)",
-                            RateSource::Guess => " (a rough guess: no run has measured this GPU yet)",
-                        }) }
+                        step_time(e.seconds_per_step()), e.rate_source.describe()) }
                 </p>
                 if let Verdict::Slow(why) = verdict {
                     <p class="warning" id="train-slow-warning" role="status">{ why }</p>

@@ -158,10 +158,13 @@ impl TrainState {
         self.rates.iter().find(|(b, _)| *b == backend).map(|(_, r)| *r)
     }
 
-    /// Records the current run's speed (after each of its steps).
+    /// Records the current run's speed (after each of its steps): the meter's median of the last
+    /// [`StepMeter::WINDOW`] steps, read from only the steps it looks at (it leaves out the first
+    /// of those it is given: the compiling step of a short run, an older step of a long one).
     pub fn record_rate(&mut self) {
         let Some(info) = &self.info else { return };
-        let meter = StepMeter::of(info.shape, info.batch_size, None, self.steps.iter().map(|s| s.seconds));
+        let recent = &self.steps[self.steps.len().saturating_sub(StepMeter::WINDOW + 1)..];
+        let meter = StepMeter::of(info.shape, info.batch_size, None, recent.iter().map(|s| s.seconds));
         if let Some(t) = meter.throughput() {
             self.rates.retain(|(b, _)| *b != info.backend);
             self.rates.push((info.backend, t.flops_per_s));
