@@ -46,6 +46,7 @@ fn main() {
         Some(Command::Bench { command: BenchCommand::Train(args) }) => commands::bench::train(&args),
         Some(Command::Bench { command: BenchCommand::Moe(args) }) => commands::bench::moe(&args),
         Some(Command::Bench { command: BenchCommand::Hardware(args) }) => commands::hardware::bench(&args),
+        Some(Command::Bench { command: BenchCommand::Attention(args) }) => commands::attention::bench(&args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err}");

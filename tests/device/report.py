@@ -61,6 +61,33 @@ def main():
     for r in by("lmlab_attention"):
         md += ["## Attention-heavy", "", f"{r['preset']} at context {r['context']}, batch {r['batch']}, fp32: "
                f"{fmt(r['tokens_per_s'])} tokens/s, {fmt(r['ms_per_step'], 1)} ms/step.", ""]
+    for r in by("lmlab_attention_kernels"):
+        peer = {}
+        for t in by("torch_attention"):
+            for row in t["rows"]:
+                peer[(row["kind"], row["t"])] = row
+        md += ["## Attention kernels (causal, forward + backward)", "",
+               f"batch {r['batch']} × {r['heads']} heads of {r['head']}; lmlab in f32; peak = memory beyond the inputs "
+               f"({'measured' if r['peak_measured'] else 'model'}).", "",
+               "| T | lmlab fused ms | lmlab reference ms | fused / reference speed | PyTorch SDPA f32 ms | SDPA flash bf16 ms | PyTorch decomposed ms "
+               "| fused vs SDPA f32 | fused peak | reference peak | SDPA f32 peak |",
+               "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        ours = {(x["kind"], x["t"]): x for x in r["rows"]}
+        for t in sorted({x["t"] for x in r["rows"]}):
+            f, ref = ours.get(("fused", t)), ours.get(("reference", t))
+            sd, fl, dc = peer.get(("sdpa", t)), peer.get(("sdpa_flash_bf16", t)), peer.get(("decomposed", t))
+            ms = lambda x: fmt(x and 1e3 * x["seconds"], 2)
+            mib = lambda x: fmt(x and x.get("peak_bytes") and x["peak_bytes"] / 2**20, 1) + (" MiB" if x and x.get("peak_bytes") else "")
+            md.append(f"| {t} | {ms(f)} | {ms(ref)} | {fmt(ratio(ref and ref['seconds'], f and f['seconds']), 2)}× | {ms(sd)} | {ms(fl)} | {ms(dc)} "
+                      f"| {fmt(ratio(sd and sd['seconds'], f and f['seconds']), 2)}× | {mib(f)} | {mib(ref)} | {mib(sd)} |")
+        md += ["", "Goals: fused ≥ 3× the decomposed form at T = 1024; ≥ 0.5× PyTorch's SDPA at the same precision.", ""]
+    long = by("lmlab_long_context")
+    if long:
+        md += ["## Long context: the whole model with each attention", ""]
+        for r in long:
+            md.append(f"- {r['preset']} at context {r['context']}, batch {r['batch']}, attention {r.get('attention', '?')}: "
+                      f"{fmt(r['tokens_per_s'])} tokens/s, {fmt(r['ms_per_step'], 1)} ms/step")
+        md.append("")
     for r in by("lmlab_moe"):
         md += ["## Mixture of experts", "", f"{r['moe']['preset']} vs {r['dense']['preset']} (batch {r['batch']}): "
                f"{fmt(r['moe']['ms_per_step'], 1)} vs {fmt(r['dense']['ms_per_step'], 1)} ms/step, "

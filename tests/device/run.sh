@@ -61,14 +61,20 @@ if [ "$QUICK" = 1 ]; then
   PRESETS=(tiny); BATCH=(4); STEPS=2; WARMUP=1
   ATTN=(tiny 4 512); MOE_BATCH=4
   RACE=(tiny 4 20 5 1024)          # preset, batch, steps, eval every, vocabulary
+  ATTN_SHAPE=(1 2 16); ATTN_T=64,130  # batch, heads, head size; lengths
+  LONG=(nano 2 256)                   # preset, batch, context
 elif [ "$DEVICE" = cpu ]; then
   PRESETS=(tiny cs336-tinystories); BATCH=(16 4); STEPS=5; WARMUP=2
   ATTN=(tiny 4 1024); MOE_BATCH=16
   RACE=(tiny 16 200 20 1024)
+  ATTN_SHAPE=(2 4 64); ATTN_T=128,256,512,1024
+  LONG=(tiny 4 1024)
 else
   PRESETS=(cs336-tinystories gpt2-small); BATCH=(64 16); STEPS=20; WARMUP=5
   ATTN=(cs336-tinystories 8 2048); MOE_BATCH=64
   RACE=(cs336-tinystories 32 400 20 4096)
+  ATTN_SHAPE=(8 16 64); ATTN_T=128,256,512,1024,2048,4096,8192
+  LONG=(gpt2-small 8 4096)
 fi
 
 record() { # kind, JSON line(s) on stdin → one tagged line in lines.jsonl
@@ -118,6 +124,35 @@ if "$LMLAB" bench train --preset "${ATTN[0]}" --batch "${ATTN[1]}" --context "${
 else
   cat "$WORK/err" >&2; fail lmlab_attention "${ATTN[0]} context ${ATTN[2]}" "$(cat "$WORK/err")"
 fi
+
+# The attention kernels: fused (FlashAttention-2, lmlab's CubeCL kernels) vs the decomposed form,
+# forward + backward time and peak memory against T; PyTorch's SDPA at the same shapes beside it;
+# then a whole model at a long context with each (the decomposed form may run out of memory).
+part "attention kernels: lmlab bench attention (T = ${ATTN_T})"
+if "$LMLAB" bench attention --device "$DEVICE" --batch "${ATTN_SHAPE[0]}" --heads "${ATTN_SHAPE[1]}" \
+  --head "${ATTN_SHAPE[2]}" --lengths "$ATTN_T" --json >"$WORK/kernels.json" 2>"$WORK/err"; then
+  cat "$WORK/kernels.json"; record lmlab_attention_kernels <"$WORK/kernels.json"
+else
+  cat "$WORK/err" >&2; fail lmlab_attention_kernels "T = $ATTN_T" "$(cat "$WORK/err")"
+fi
+if [ "$TORCH" = 1 ]; then
+  part "PyTorch attention: SDPA (f32, flash bf16) and decomposed at the same shapes"
+  if "$PYTHON" tests/bench/torch_attention.py --device "${DEVICE/wgpu/cpu}" --batch "${ATTN_SHAPE[0]}" \
+    --heads "${ATTN_SHAPE[1]}" --head "${ATTN_SHAPE[2]}" --lengths "$ATTN_T" >"$WORK/torch-attn.json" 2>"$WORK/err"; then
+    cat "$WORK/torch-attn.json"; record torch_attention <"$WORK/torch-attn.json"
+  else
+    cat "$WORK/err" >&2; fail torch_attention "T = $ATTN_T" "$(cat "$WORK/err")"
+  fi
+fi
+for kernel in fused reference; do
+  part "long context: ${LONG[0]} at context ${LONG[2]} (batch ${LONG[1]}), --attention $kernel"
+  if "$LMLAB" bench train --preset "${LONG[0]}" --batch "${LONG[1]}" --context "${LONG[2]}" --attention "$kernel" \
+    --device "$DEVICE" --steps "$STEPS" --warmup "$WARMUP" --json >"$WORK/long.json" 2>"$WORK/err"; then
+    cat "$WORK/long.json"; record lmlab_long_context <"$WORK/long.json"
+  else
+    cat "$WORK/err" >&2; fail lmlab_long_context "${LONG[0]} context ${LONG[2]} $kernel" "$(cat "$WORK/err")"
+  fi
+done
 
 part "mixture of experts: tiny-moe vs its dense twin (batch $MOE_BATCH)"
 if "$LMLAB" bench moe --preset tiny-moe --batch "$MOE_BATCH" --device "$DEVICE" --steps "$STEPS" \

@@ -12,8 +12,11 @@
 //! * [`report`] — measurements, the roofline arithmetic, speed-ups and fractions of peak.
 //! * `gpu`, `suite` (feature `hardware`) — the wgpu runner, natively (Vulkan / Metal / DX12) and in
 //!   the browser (WebGPU): the same code, with only asynchronous waits on the GPU.
+//! * [`attention`] — naive vs fused attention: the memory and traffic arithmetic beside
+//!   `lmlab bench attention`'s measurement (the kernels are `lmlab::model::attention`).
 //! * [`exercises`] — "predict, then check" questions answered by the functions above.
 
+pub mod attention;
 pub mod kernels;
 pub mod reference;
 pub mod report;
@@ -74,7 +77,7 @@ pub fn exercises() -> Vec<Exercise> {
     let h100 = find_gpu("h100").expect("h100 is in the catalog");
     let h200 = find_gpu("h200").expect("h200 is in the catalog");
     let n1024 = MatmulShape::square(1024);
-    vec![
+    let mut all = vec![
         Exercise::new(
             "hw-intensity-4096",
             "What is the arithmetic intensity (FLOPs per byte) of a 4096×4096×4096 f32 matmul that reads A and B once and writes C once?",
@@ -107,7 +110,9 @@ pub fn exercises() -> Vec<Exercise> {
             "µs",
             "2 × 268,435,456 bytes / 4.8e12 B/s ≈ 112 µs.",
         ),
-    ]
+    ];
+    all.extend(attention::exercises());
+    all
 }
 
 #[cfg(test)]

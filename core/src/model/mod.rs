@@ -10,6 +10,8 @@
 //! [`Backend`]: burn::tensor::backend::Backend
 
 #[cfg(feature = "model")]
+pub mod attention;
+#[cfg(feature = "model")]
 pub mod init;
 #[cfg(feature = "model")]
 pub mod layers;
@@ -25,6 +27,6 @@ pub mod weights;
 
 #[cfg(feature = "model")]
 pub use moe::MoeConfig;
-pub use plan::{ModelPlan, RouterPlan};
+pub use plan::{AttentionKernel, ModelPlan, RouterPlan};
 #[cfg(feature = "model")]
 pub use transformer::{TransformerConfig, TransformerLm};

@@ -56,6 +56,56 @@ impl Precision {
     }
 }
 
+/// The largest head size the fused attention kernels take: a unit keeps four rows of this many
+/// f32 in registers.
+pub const MAX_FUSED_HEAD: usize = 128;
+
+/// How attention is computed: FlashAttention's fused kernels or the decomposed textbook form.
+///
+/// Both compute the same function; they differ in memory and speed. The decomposed form writes the
+/// `[batch, heads, t, t]` scores and probabilities to memory and keeps them for the backward; the
+/// fused kernels ([`crate::model::attention`]) never materialise them (memory linear in t). The
+/// fused kernels exist on burn's GPU backends (CUDA, wgpu, WebGPU); the CPU backend always runs the
+/// reference, whatever is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionKernel {
+    /// The fused FlashAttention-2 kernels where the backend has them, else the reference.
+    #[default]
+    Fused,
+    /// softmax(Q·Kᵀ/√d + causal bias)·V in burn's tensor operations.
+    Reference,
+}
+
+impl AttentionKernel {
+    pub const ALL: [AttentionKernel; 2] = [AttentionKernel::Fused, AttentionKernel::Reference];
+
+    /// The CLI's `--attention` value and the logs' `attention`.
+    pub fn key(self) -> &'static str {
+        match self {
+            AttentionKernel::Fused => "fused",
+            AttentionKernel::Reference => "reference",
+        }
+    }
+
+    /// How the header and the page name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            AttentionKernel::Fused => "fused (FlashAttention-2 kernels)",
+            AttentionKernel::Reference => "reference (decomposed)",
+        }
+    }
+
+    /// `fused` (`flash`) or `reference` (`naive`, `decomposed`); anything else is refused by name.
+    pub fn parse(flag: &str, value: &str) -> Result<Self, InputError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "fused" | "flash" | "flash-attention" => Ok(AttentionKernel::Fused),
+            "reference" | "naive" | "decomposed" => Ok(AttentionKernel::Reference),
+            _ => Err(InputError::new(flag, value, "fused (FlashAttention kernels) or reference (the decomposed form)")),
+        }
+    }
+}
+
 /// The model: an accounting shape plus what the shape does not say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelPlan {

@@ -7,11 +7,12 @@ use burn::tensor::{Int, Tensor};
 
 use rand::SeedableRng;
 
+use super::attention;
 use super::init::InitRng;
 use super::layers::{Embedding, Linear, RmsNorm, SwiGlu};
 use super::moe::{MoeConfig, MoeLayer, MoeStats};
 use super::ops::{causal_attention, causal_bias, merge_heads, project_heads, rope, rope_tables, RopeTables};
-use super::plan::{ModelPlan, Precision, RouterPlan};
+use super::plan::{AttentionKernel, ModelPlan, Precision, RouterPlan};
 use crate::accounting::{training_preset, ModelShape};
 
 /// The model's shape and hyper-parameters.
@@ -111,6 +112,7 @@ impl TransformerConfig {
             num_heads: self.num_heads,
             rope_theta: self.rope_theta,
             precision: Precision::Fp32,
+            attention: AttentionKernel::default(),
         }
     }
 }
@@ -126,7 +128,7 @@ pub struct Attention<B: Backend> {
 
 impl<B: Backend> Attention<B> {
     /// Causal self-attention over `x`'s positions (CS336's `multihead_self_attention` with RoPE,
-    /// in the model's precision).
+    /// in the model's precision, with `kernel`'s attention).
     ///
     /// # Shapes
     /// x `[batch, seq, d_model]`, RoPE tables for `seq` positions → `[batch, seq, d_model]`.
@@ -136,13 +138,16 @@ impl<B: Backend> Attention<B> {
         num_heads: usize,
         rope_tables: &RopeTables<B>,
         precision: Precision,
+        kernel: AttentionKernel,
     ) -> Tensor<B, 3> {
-        self.forward_cached(x, num_heads, rope_tables, &mut None, precision)
+        self.forward_cached(x, num_heads, rope_tables, &mut None, precision, kernel)
     }
 
     /// Attention of `n` new positions starting at `offset` over the cached keys and values of
     /// the earlier ones, which it extends: generation costs O(length) per token instead of
-    /// recomputing the whole prefix.
+    /// recomputing the whole prefix. With an empty cache (training, and a prompt's prefill) the
+    /// positions attend only to each other and `kernel` computes it; the decode steps that follow
+    /// (a few new queries against the cache, where a fused kernel gains nothing) use the reference.
     ///
     /// # Shapes
     /// x `[batch, n, d_model]`, RoPE tables for positions offset … offset+n−1,
@@ -154,6 +159,7 @@ impl<B: Backend> Attention<B> {
         rope_tables: &RopeTables<B>,
         cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>,
         precision: Precision,
+        kernel: AttentionKernel,
     ) -> Tensor<B, 3> {
         let n = x.dims()[1];
         let heads = |w: &Linear<B>| project_heads(x.clone(), w.weight.val(), num_heads, precision);
@@ -165,9 +171,13 @@ impl<B: Backend> Attention<B> {
             None => (k, v),
         }; // [batch, heads, offset + n, d_k]
         let total = k.dims()[2];
-        let bias = causal_bias::<B>(n, total - n, &x.device());
         *cache = Some((k.clone(), v.clone()));
-        merge_heads(causal_attention(q, k, v, bias, precision), self.output_proj.weight.val(), precision)
+        let attended = if total == n {
+            attention::causal(q, k, v, kernel, precision)
+        } else {
+            causal_attention(q, k, v, causal_bias::<B>(n, total - n, &x.device()), precision)
+        }; // [batch, heads, n, d_k]
+        merge_heads(attended, self.output_proj.weight.val(), precision)
     }
 }
 
@@ -223,8 +233,9 @@ impl<B: Backend> Block<B> {
         num_heads: usize,
         rope: &RopeTables<B>,
         precision: Precision,
+        kernel: AttentionKernel,
     ) -> (Tensor<B, 3>, Option<MoeStats<B>>) {
-        let attended = self.attn.forward(self.ln1.forward(x.clone()), num_heads, rope, precision);
+        let attended = self.attn.forward(self.ln1.forward(x.clone()), num_heads, rope, precision, kernel);
         let x = x + attended; // [batch, seq, d_model]
         let (y, stats) = self.feed_forward(self.ln2.forward(x.clone()), precision);
         (x + y, stats)
@@ -241,8 +252,9 @@ impl<B: Backend> Block<B> {
         rope: &RopeTables<B>,
         cache: &mut Option<(Tensor<B, 4>, Tensor<B, 4>)>,
         precision: Precision,
+        kernel: AttentionKernel,
     ) -> Tensor<B, 3> {
-        let x = x.clone() + self.attn.forward_cached(self.ln1.forward(x), num_heads, rope, cache, precision);
+        let x = x.clone() + self.attn.forward_cached(self.ln1.forward(x), num_heads, rope, cache, precision, kernel);
         x.clone() + self.feed_forward(self.ln2.forward(x), precision).0
     }
 }
@@ -280,12 +292,21 @@ pub struct TransformerLm<B: Backend> {
     /// What the forward pass computes in (the weights are f32 either way); not saved with the
     /// weights: a run's `TrainConfig` says it.
     pub precision: Precision,
+    /// How attention is computed (the fused kernels where the backend has them, by default); not
+    /// saved either: the result is the same function.
+    pub attention: AttentionKernel,
 }
 
 impl<B: Backend> TransformerLm<B> {
     /// The same model computing in `precision`.
     pub fn with_precision(mut self, precision: Precision) -> Self {
         self.precision = precision;
+        self
+    }
+
+    /// The same model computing attention with `kernel`.
+    pub fn with_attention(mut self, kernel: AttentionKernel) -> Self {
+        self.attention = kernel;
         self
     }
 
@@ -316,7 +337,7 @@ impl<B: Backend> TransformerLm<B> {
         let tables = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
         let mut stats = Vec::new();
         for block in &self.layers {
-            let (y, s) = block.forward(x, self.num_heads, &tables, self.precision);
+            let (y, s) = block.forward(x, self.num_heads, &tables, self.precision, self.attention);
             x = y;
             stats.extend(s);
         }
@@ -338,7 +359,7 @@ impl<B: Backend> TransformerLm<B> {
         let positions: Vec<usize> = (offset..offset + n).collect();
         let tables = rope_tables::<B>(&positions, d_k, self.rope_theta, &device);
         for (block, layer_cache) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            x = block.forward_cached(x, self.num_heads, &tables, layer_cache, self.precision);
+            x = block.forward_cached(x, self.num_heads, &tables, layer_cache, self.precision, self.attention);
         }
         self.lm_head.forward_in(self.ln_final.forward(x), self.precision) // [batch, n, vocab_size]
     }

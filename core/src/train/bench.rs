@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use web_time::Instant;
 
 use super::data::TokenSlice;
-use super::plan::Precision;
+use super::plan::{AttentionKernel, Precision};
 use super::protocol::BenchReport;
 use super::trainer::{TrainConfig, Trainer};
 use super::TrainError;
@@ -22,7 +22,8 @@ pub fn random_tokens(model: &TransformerConfig, seed: u64) -> Vec<u8> {
     (0..n).flat_map(|_| rng.random_range(0..model.vocab_size as u32).to_le_bytes()).collect()
 }
 
-/// Times `steps` training steps in `precision` after `warmup` untimed ones. `peak` (FLOP/s, of
+/// Times `steps` training steps in `precision`, with `attention`'s kernel, after `warmup` untimed
+/// ones. `peak` (FLOP/s, of
 /// that precision) gives the MFU. The timed steps are queued back to back and their losses read
 /// after the last (as a training log reads them every N steps): the clock measures the device's
 /// work, not a host round trip per step.
@@ -31,6 +32,7 @@ pub async fn bench_train<B: AutodiffBackend>(
     model: &TransformerConfig,
     batch: usize,
     precision: Precision,
+    attention: AttentionKernel,
     warmup: usize,
     steps: usize,
     peak: Option<f64>,
@@ -40,7 +42,8 @@ pub async fn bench_train<B: AutodiffBackend>(
         .with_steps(warmup + steps + 1)
         .with_batch_size(batch)
         .with_warmup_steps(1)
-        .with_precision(Some(precision));
+        .with_precision(Some(precision))
+        .with_attention(Some(attention));
     let mut trainer = Trainer::<B>::new(model.clone(), config, device)?;
     let bytes = random_tokens(model, 0);
     let data = TokenSlice::new("random tokens", &bytes, 4)?;

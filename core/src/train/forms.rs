@@ -50,6 +50,7 @@ impl TrainForm {
                 lr: format!("{:e}", t.max_lr),
                 seed: t.seed.to_string(),
                 precision: t.precision.key().into(),
+                attention: t.attention.key().into(),
                 ..PlanForm::default()
             },
             prompt: live.prompt,
@@ -60,7 +61,7 @@ impl TrainForm {
     }
 
     /// Switches the preset, taking its shape and defaults but keeping the sample settings, the
-    /// backend, the tokenizer kind, the precision and the seed.
+    /// backend, the tokenizer kind, the precision, the attention kernel and the seed.
     pub fn with_preset(&self, name: &str) -> TrainForm {
         if name == CUSTOM {
             return TrainForm { plan: PlanForm { preset: CUSTOM.into(), ..self.plan.clone() }, ..self.clone() };
@@ -71,6 +72,7 @@ impl TrainForm {
                 tokenizer: self.plan.tokenizer.clone(),
                 seed: self.plan.seed.clone(),
                 precision: self.plan.precision.clone(),
+                attention: self.plan.attention.clone(),
                 ..fresh.plan
             },
             ..self.clone()

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounting::{ModelShape, Preset};
-pub use crate::model::plan::{ModelPlan, Precision, RouterPlan};
+pub use crate::model::plan::{AttentionKernel, ModelPlan, Precision, RouterPlan};
 use crate::InputError;
 
 /// The name a run trained on the bundled corpus records (Tiny Shakespeare, `data/`).
@@ -51,6 +51,10 @@ pub struct TrainingPlan {
     /// Seeds the initialization and the batch order.
     pub seed: u64,
     pub precision: Precision,
+    /// The fused FlashAttention kernels (where the backend has them) or the reference; plans
+    /// written before the kernels existed read as the default, fused.
+    #[serde(default)]
+    pub attention: AttentionKernel,
 }
 
 impl TrainingPlan {
@@ -72,6 +76,7 @@ impl TrainingPlan {
             checkpoint_every: default_checkpoint_every(steps),
             seed: 0,
             precision: Precision::Fp32,
+            attention: AttentionKernel::Fused,
         }
     }
 

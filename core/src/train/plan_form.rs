@@ -3,8 +3,8 @@
 //! errors (one per field, worded with each front end's names for the fields).
 
 use super::plan::{
-    byte_level_minimum, default_checkpoint_every, default_eval_every, default_steps, default_warmup, ModelPlan,
-    Precision, RunPlan, TokenizerChoice, TrainingPlan,
+    byte_level_minimum, default_checkpoint_every, default_eval_every, default_steps, default_warmup, AttentionKernel,
+    ModelPlan, Precision, RunPlan, TokenizerChoice, TrainingPlan,
 };
 use crate::accounting::{training_preset, ShapeField, ShapeForm};
 use crate::units::{parse_count, parse_number, parse_positive, parse_whole};
@@ -35,6 +35,8 @@ pub struct PlanForm {
     pub seed: String,
     /// `fp32` (empty) or `bf16` (mixed precision).
     pub precision: String,
+    /// `fused` (empty) or `reference`.
+    pub attention: String,
     /// A number, or `none` for no limit.
     pub capacity_factor: String,
     pub balance_weight: String,
@@ -56,6 +58,7 @@ pub enum Field {
     CheckpointEvery,
     Seed,
     Precision,
+    Attention,
     CapacityFactor,
     BalanceWeight,
     ZWeight,
@@ -98,6 +101,7 @@ impl Field {
             F::CheckpointEvery => "checkpoint_every",
             F::Seed => "seed",
             F::Precision => "precision",
+            F::Attention => "attention",
             F::CapacityFactor => "capacity_factor",
             F::BalanceWeight => "balance_weight",
             F::ZWeight => "z_weight",
@@ -132,6 +136,7 @@ impl Field {
             F::CheckpointEvery => ("--checkpoint-every", "checkpoint every"),
             F::Seed => ("--seed", "seed"),
             F::Precision => ("--precision", "precision"),
+            F::Attention => ("--attention", "attention"),
             F::CapacityFactor => ("--capacity-factor", "capacity factor"),
             F::BalanceWeight => ("--balance-weight", "balance weight"),
             F::ZWeight => ("--z-weight", "z-loss weight"),
@@ -215,6 +220,12 @@ impl PlanForm {
                 .map_err(|e| errors.push((Field::Precision, e)))
                 .unwrap_or_default(),
         };
+        let attention = match self.attention.trim() {
+            "" => AttentionKernel::default(),
+            t => AttentionKernel::parse(Field::Attention.label(front), t)
+                .map_err(|e| errors.push((Field::Attention, e)))
+                .unwrap_or_default(),
+        };
         self.router_over(&mut model, front, &mut errors);
         let steps = steps.map_or_else(|| preset.map_or(400, default_steps), |s| s as usize);
         let batch = batch.map_or_else(|| preset.and_then(|p| p.train_batch).unwrap_or(16), |b| b as usize);
@@ -228,6 +239,7 @@ impl PlanForm {
         training.checkpoint_every = checkpoint_every.map_or(default_checkpoint_every(steps), |c| c as usize);
         training.seed = seed.unwrap_or(0);
         training.precision = precision;
+        training.attention = attention;
         if let Some(shape) = shape {
             model.shape = shape;
             if !model.fixed_vocab {
@@ -398,6 +410,10 @@ mod tests {
         assert_eq!(cli(|f| f.precision = "bf16".into()).unwrap().training.precision, Precision::Bf16);
         let e = first_error(cli(|f| f.precision = "fp16".into()));
         assert!(e.contains("--precision") && e.contains("fp16") && e.contains("bf16"), "{e}");
+        assert_eq!(cli(|_| {}).unwrap().training.attention, AttentionKernel::Fused);
+        assert_eq!(cli(|f| f.attention = "naive".into()).unwrap().training.attention, AttentionKernel::Reference);
+        let e = first_error(cli(|f| f.attention = "sparse".into()));
+        assert!(e.contains("--attention") && e.contains("sparse") && e.contains("reference"), "{e}");
     }
 
     #[test]

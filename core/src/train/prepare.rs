@@ -13,7 +13,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{check_vocab, Checkpoint};
 use super::data::{split_validation, unigram_entropy, TokenSlice};
-use super::plan::{Backend, ModelPlan, Precision, RunPlan, TokenizerChoice};
+use super::plan::{AttentionKernel, Backend, ModelPlan, Precision, RunPlan, TokenizerChoice};
 use super::protocol::{check_limits, Adapter, Corpus, RunInfo};
 use super::run::RunSpec;
 use super::trainer::{TrainConfig, Trainer};
@@ -312,23 +312,35 @@ pub fn start<B: AutodiffBackend>(
     Ok((trainer, info))
 }
 
+/// What a resumed run may change from its checkpoint's settings (`None`: keep them).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResumeChanges {
+    /// Extends (or shortens) the run.
+    pub steps: Option<usize>,
+    /// Switches what it computes in (the weights and moments are f32 in both).
+    pub precision: Option<Precision>,
+    /// Switches how attention is computed (the same function either way).
+    pub attention: Option<AttentionKernel>,
+}
+
 /// A run continued from `checkpoint` (its model, optimizer state and batch order) on `data`, read
-/// with the checkpoint's tokenizer; `steps` extends (or shortens) the run, `precision` switches
-/// what it computes in (the weights and moments are f32 in both).
+/// with the checkpoint's tokenizer, with `changes` applied.
 pub fn resume<B: AutodiffBackend>(
     checkpoint: &Checkpoint,
     data: &RunData,
-    steps: Option<usize>,
-    precision: Option<Precision>,
+    changes: ResumeChanges,
     device: &B::Device,
     on: &DeviceLabel,
 ) -> Result<(Trainer<B>, RunInfo), TrainError> {
     let (mut trainer, _, _) = checkpoint.resume::<B>(device)?;
-    if let Some(s) = steps {
+    if let Some(s) = changes.steps {
         trainer.config.steps = s;
     }
-    if let Some(p) = precision {
+    if let Some(p) = changes.precision {
         trainer.set_precision(p)?;
+    }
+    if let Some(a) = changes.attention {
+        trainer.set_attention(a);
     }
     check_device(on, &trainer.model_config, &trainer.config)?;
     let info = run_info(&trainer, data, on)?;
@@ -365,6 +377,7 @@ pub fn run_info<B: AutodiffBackend>(
         data: data.train.name().to_string(),
         unigram_entropy: unigram_entropy(&val),
         precision: trainer.config.precision(),
+        attention: trainer.effective_attention(),
         ..header(shape, on)
     })
 }
@@ -406,5 +419,6 @@ fn header(shape: ModelShape, on: &DeviceLabel) -> RunInfo {
         data: String::new(),
         unigram_entropy: f64::NAN,
         precision: Precision::Fp32,
+        attention: AttentionKernel::Reference,
     }
 }

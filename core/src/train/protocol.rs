@@ -8,8 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::plan::Backend;
-use super::plan::{Precision, RunPlan};
+use super::plan::{AttentionKernel, Precision, RunPlan};
 use crate::accounting::ModelShape;
+use crate::hardware::attention::{AttentionBench, AttentionRow, SkippedRow};
 use crate::telemetry::BlockRoutes;
 pub use crate::telemetry::StepMetrics;
 
@@ -50,6 +51,9 @@ pub enum ToWorker {
     Live(LiveSettings),
     /// Measure training speed on random tokens (answered by [`FromWorker::Bench`]).
     Bench(BenchRequest),
+    /// Naive vs fused attention on WebGPU (the Hardware page; `lmlab bench attention`): answered
+    /// by a [`FromWorker::AttentionRow`] per length and kernel, then [`FromWorker::AttentionDone`].
+    BenchAttention(AttentionBench),
     /// Sample now from the current model.
     SampleNow,
 }
@@ -166,6 +170,15 @@ pub enum FromWorker {
         device: String,
         report: BenchReport,
     },
+    /// One measured row of the attention benchmark, as it is measured.
+    AttentionRow(AttentionRow),
+    /// A row of the attention benchmark not run, and why.
+    AttentionSkipped(SkippedRow),
+    /// The attention benchmark is over: the adapter it ran on, and whether peaks were measured.
+    AttentionDone {
+        device: String,
+        peak_measured: bool,
+    },
     /// Something failed; `during` says what was being done. The last checkpoint stored is intact.
     /// `fatal`: the worker cannot go on (a panic: a lost device, out of memory) and must be restarted.
     Failed {
@@ -245,6 +258,9 @@ pub struct RunInfo {
     pub unigram_entropy: f64,
     /// What the run computes in.
     pub precision: Precision,
+    /// How its attention is computed: the kernel actually used on this backend (the reference on
+    /// the CPU whatever the plan asks).
+    pub attention: AttentionKernel,
 }
 
 /// The backend a page trains on unless the student picks one, and why (shown beside the choice):

@@ -19,7 +19,7 @@ use web_time::Instant;
 use super::adamw::AdamWConfig;
 use super::data::{get_batch, TokenSlice};
 use super::optimizer::AdamW;
-use super::plan::{Precision, TrainingPlan};
+use super::plan::{AttentionKernel, Precision, TrainingPlan};
 use super::schedule::cosine_lr;
 use super::TrainError;
 use crate::model::ops::cross_entropy;
@@ -63,6 +63,11 @@ pub struct TrainConfig {
     /// such field) still reads, as fp32: burn's `Config` has no serde default.
     #[config(default = "None")]
     pub precision: Option<Precision>,
+    /// How attention is computed (read it with [`TrainConfig::attention`]): the fused kernels
+    /// where the backend has them, else the reference. Both compute the same function, so a
+    /// checkpoint resumes with either; an `Option` for checkpoints written before the kernels.
+    #[config(default = "None")]
+    pub attention: Option<AttentionKernel>,
 }
 
 impl TrainConfig {
@@ -80,11 +85,17 @@ impl TrainConfig {
             .with_val_fraction(p.val_fraction)
             .with_seed(p.seed)
             .with_precision(Some(p.precision))
+            .with_attention(Some(p.attention))
     }
 
     /// What the forward pass computes in (fp32 when not said).
     pub fn precision(&self) -> Precision {
         self.precision.unwrap_or_default()
+    }
+
+    /// The attention kernel asked for (fused when not said).
+    pub fn attention(&self) -> AttentionKernel {
+        self.attention.unwrap_or_default()
     }
 
     /// These settings as a plan's, with `checkpoint_every` (which the trainer does not keep).
@@ -102,6 +113,7 @@ impl TrainConfig {
             checkpoint_every,
             seed: self.seed,
             precision: self.precision(),
+            attention: self.attention(),
         }
     }
 
@@ -142,7 +154,10 @@ impl<B: AutodiffBackend> Trainer<B> {
         config.validate()?;
         validate_model(&model_config)?;
         check_precision::<B>(config.precision(), device)?;
-        let model = model_config.init_seeded::<B>(config.seed, device).with_precision(config.precision());
+        let model = model_config
+            .init_seeded::<B>(config.seed, device)
+            .with_precision(config.precision())
+            .with_attention(config.attention());
         let rng = ChaCha8Rng::seed_from_u64(config.seed);
         Ok(Self {
             model: Some(model),
@@ -173,7 +188,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         chacha.set_word_pos(pos);
         check_precision::<B>(config.precision(), device)?;
         Ok(Self {
-            model: Some(model.with_precision(config.precision())),
+            model: Some(model.with_precision(config.precision()).with_attention(config.attention())),
             optimizer,
             model_config,
             config,
@@ -197,6 +212,17 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.config.precision = Some(precision);
         self.model = self.model.take().map(|m| m.with_precision(precision));
         Ok(())
+    }
+
+    /// Switches how attention is computed (both kernels compute the same function).
+    pub fn set_attention(&mut self, kernel: AttentionKernel) {
+        self.config.attention = Some(kernel);
+        self.model = self.model.take().map(|m| m.with_attention(kernel));
+    }
+
+    /// The attention kernel this run's steps actually use on backend `B`.
+    pub fn effective_attention(&self) -> AttentionKernel {
+        crate::model::attention::effective::<B>(self.config.attention())
     }
 
     /// Updates made so far.

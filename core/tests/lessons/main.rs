@@ -14,6 +14,7 @@
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+mod flash_attention;
 mod hardware_kernels;
 mod mixed_precision;
 mod model_cs336;

@@ -72,6 +72,8 @@ pub enum BenchCommand {
     Moe(BenchTrainArgs),
     /// The Hardware lab: WGSL kernels (copy, naive → register-blocked matmul) on this machine's GPU.
     Hardware(BenchHardwareArgs),
+    /// Naive vs fused (FlashAttention-2) attention: forward + backward time and peak memory against T.
+    Attention(BenchAttentionArgs),
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,4 +1,4 @@
-//! The flags of the model commands: `train`, `sample`, `route`, `convert`, `bench train|moe`.
+//! The flags of the model commands: `train`, `sample`, `route`, `convert`, `bench train|moe|attention`.
 
 use clap::Args;
 
@@ -73,6 +73,10 @@ pub struct TrainModelArgs {
     /// and the CPU backend). Resuming, it switches the run's precision.
     #[arg(long)]
     pub precision: Option<String>,
+    /// fused (FlashAttention-2 kernels, the default where the backend has them: CUDA, wgpu) or
+    /// reference (the decomposed form; the CPU backend always runs it). Resuming, it switches.
+    #[arg(long)]
+    pub attention: Option<String>,
     /// Log (and, with --json, print) every N steps; step 0 is always logged.
     #[arg(long, allow_negative_numbers = true, default_value = "10")]
     pub log_every: String,
@@ -196,8 +200,41 @@ pub struct BenchTrainArgs {
     /// fp32, or bf16 mixed precision (bf16 matmuls, f32 master weights).
     #[arg(long, default_value = "fp32")]
     pub precision: String,
+    /// fused (FlashAttention-2 kernels where the backend has them) or reference (decomposed).
+    #[arg(long, default_value = "fused")]
+    pub attention: String,
     #[command(flatten)]
     pub device: DeviceArg,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchAttentionArgs {
+    /// Sequences per call.
+    #[arg(long, allow_negative_numbers = true, default_value = "2")]
+    pub batch: String,
+    #[arg(long, allow_negative_numbers = true, default_value = "4")]
+    pub heads: String,
+    /// Head size d (1 … 128 for the fused kernels).
+    #[arg(long, allow_negative_numbers = true, default_value = "64")]
+    pub head: String,
+    /// Sequence lengths T, comma-separated.
+    #[arg(long, default_value = "128,256,512,1024,2048,4096,8192")]
+    pub lengths: String,
+    /// Timed forward + backward passes per row (after one untimed pass).
+    #[arg(long, allow_negative_numbers = true, default_value = "3")]
+    pub reps: String,
+    /// A kernel stops growing T after a row slower than this (seconds per pass).
+    #[arg(long, allow_negative_numbers = true, default_value = "30")]
+    pub max_seconds: String,
+    /// Rows whose memory (the lesson's model) exceeds this many GiB are skipped (default: half the
+    /// catalog GPU's memory, else 8).
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_memory_gib: Option<String>,
+    #[command(flatten)]
+    pub device: DeviceArg,
+    /// One JSON object: the shape, `rows` of {kind, t, seconds, peak_bytes, …}, the skipped rows and the ratios.
     #[arg(long)]
     pub json: bool,
 }

@@ -6,7 +6,7 @@ use burn::tensor::backend::AutodiffBackend;
 use lmlab::accounting::training_preset;
 use lmlab::model::TransformerConfig;
 use lmlab::train::bench::bench_train;
-use lmlab::train::plan::Precision;
+use lmlab::train::plan::{AttentionKernel, Precision};
 use lmlab::train::plan_form::{Labels, PlanForm};
 use lmlab::units::parse_count;
 use lmlab::InputError;
@@ -39,17 +39,20 @@ pub fn train(args: &BenchTrainArgs) -> CliResult {
     let steps = parse_count("--steps", &args.steps)? as usize;
     let warmup = parse_count("--warmup", &args.warmup)? as usize;
     let precision = Precision::parse("--precision", &args.precision)?;
+    let attention = AttentionKernel::parse("--attention", &args.attention)?;
     let picked = pick_device(&args.device)?;
     if !args.json {
         println!("device: {}", picked.describe());
     }
-    run_job(&picked, BenchJob { model, batch, precision, steps, warmup, json: args.json, preset: args.preset.clone() })
+    let preset = args.preset.clone();
+    run_job(&picked, BenchJob { model, batch, precision, attention, steps, warmup, json: args.json, preset })
 }
 
 struct BenchJob {
     model: TransformerConfig,
     batch: usize,
     precision: Precision,
+    attention: AttentionKernel,
     steps: usize,
     warmup: usize,
     json: bool,
@@ -63,6 +66,7 @@ impl Job for BenchJob {
             &self.model,
             self.batch,
             self.precision,
+            self.attention,
             self.warmup,
             self.steps,
             peak,
@@ -78,6 +82,7 @@ impl Job for BenchJob {
                 "params": shape.params().total,
                 "batch": self.batch,
                 "precision": self.precision.key(),
+                "attention": lmlab::model::attention::effective::<B>(self.attention).key(),
                 "context": self.model.context_length,
                 "steps": self.steps,
                 "warmup_steps": self.warmup,
@@ -102,9 +107,10 @@ impl Job for BenchJob {
             format!(", MFU {:.1}% of {peak_name} peak", 100.0 * u)
         });
         println!(
-            "{} ({}): {} params, batch {} × {} tokens: {:.1} ms/step, {:.0} tokens/s, {:.3} TFLOP/s{mfu}",
+            "{} ({}, {} attention): {} params, batch {} × {} tokens: {:.1} ms/step, {:.0} tokens/s, {:.3} TFLOP/s{mfu}",
             self.preset,
             self.precision.key(),
+            lmlab::model::attention::effective::<B>(self.attention).key(),
             shape.params().total,
             self.batch,
             self.model.context_length,
@@ -156,6 +162,7 @@ impl Job for BenchMoeJob {
                 model,
                 self.batch,
                 Precision::Fp32,
+                AttentionKernel::Fused,
                 self.warmup,
                 self.steps,
                 None,

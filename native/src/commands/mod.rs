@@ -1,5 +1,6 @@
 //! One module per command family; each only parses, calls `lmlab`, and prints.
 
+pub mod attention;
 pub mod bench;
 pub mod convert;
 pub mod estimate;

@@ -103,3 +103,52 @@ async fn hardware_lab_without_webgpu_says_how_to_get_it() {
     b.shot("24-hardware-no-webgpu.png").await;
     b.quit().await;
 }
+
+/// The attention lesson: its arithmetic and the kernels' source before anything runs, then naive
+/// vs fused measured in the training worker on SwiftShader's WebGPU, one row per kernel and
+/// length; predict, then check.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs dist/ (trunk build --release) and chromedriver: run tests/run-all.sh"]
+async fn attention_lesson_in_chromium() {
+    use lmlab::hardware::attention::{AttentionShape, KERNEL_FILE};
+    use lmlab::model::plan::AttentionKernel;
+    let site = Site::serve(&dist());
+    let mut b = Browser::start().await;
+    b.fail_on(&["#attn-error"]);
+    b.goto(&format!("{}/#/hardware", site.url)).await;
+    // The arithmetic at the largest default length (1024; 2 × 4 heads of 64).
+    let text = b.wait_text("#attn-arithmetic", |t| !t.is_empty()).await;
+    let s = AttentionShape { batch: 2, heads: 4, head: 64, t: 1024 };
+    assert!(text.contains("T = 1024") && text.contains(&lmlab::units::format_bytes(s.tt_bytes(4.0))), "{text}");
+    assert!(text.contains(&lmlab::units::format_bytes(s.peak_bytes(AttentionKernel::Reference))), "{text}");
+    let summary = b.wait_text("#attn-source summary", |t| !t.is_empty()).await;
+    assert!(summary.contains(KERNEL_FILE), "{summary}");
+    assert_eq!(b.count("#attn-source code").await, 1);
+
+    // Lengths that are not multiples of the tiles, head 16: a minute on a CPU emulation.
+    b.type_into("#attn-lengths", "40,130").await;
+    b.select("#attn-head", "16").await;
+    b.click("#attn-run").await;
+    let started = Instant::now();
+    b.wait_attr("#attn-results", "data-done", 900, |d| d == "true").await;
+    eprintln!("attention benchmark (40,130) in Chromium: {:.1} s", started.elapsed().as_secs_f64());
+    let device = b.wait_text("#attn-device", |t| !t.is_empty()).await;
+    eprintln!("{device}");
+    for kind in ["fused", "reference"] {
+        for t in ["40", "130"] {
+            let css = format!("#attn-table tr[data-kind='{kind}'][data-t='{t}']");
+            assert_eq!(b.count(&css).await, 1, "no {kind} row at T = {t}");
+            let seconds: f64 = b.attr(&css, "data-seconds").await.parse().unwrap();
+            assert!(seconds > 0.0, "{kind} at {t}: {seconds} s");
+        }
+    }
+    let ratios = b.wait_text("#attn-ratios", |t| t.contains("T = 130")).await;
+    assert!(ratios.contains("fused is") && ratios.contains("Peak memory grows"), "{ratios}");
+    b.shot_of("#attention-lesson", "25-hardware-attention.png").await;
+
+    // Predict, then check: the example, 8 GiB of probabilities.
+    b.type_into("#exercise-attn-probs-4096 input.answer", "8").await;
+    b.click("#exercise-attn-probs-4096 button.check").await;
+    b.wait_text("#exercise-attn-probs-4096 .verdict .message", |t| t.starts_with("Right")).await;
+    b.quit().await;
+}

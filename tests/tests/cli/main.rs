@@ -3,6 +3,7 @@
 //! agreement of the CLI and the Train page on one run plan.
 
 mod agreement;
+mod attention;
 mod hardware;
 mod labs;
 mod main_job;

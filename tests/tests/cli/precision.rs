@@ -131,6 +131,8 @@ fn device_script_runs_on_the_cpu() {
         ("lmlab_bench", Some("fp32")),
         ("lmlab_bench", Some("bf16")),
         ("lmlab_attention", Some("fp32")),
+        ("lmlab_attention_kernels", None),
+        ("lmlab_long_context", Some("fp32")),
         ("lmlab_moe", None),
         ("lmlab_race", Some("fp32")), // bf16 on CUDA only: a CPU emulates it
     ] {
@@ -146,7 +148,11 @@ fn device_script_runs_on_the_cpu() {
     assert!(last < first - 0.5, "the race's run learns: {first} → {last}");
     let table = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(
-        table.contains("| tiny | fp32 |") && table.contains("| tiny | bf16 |") && table.contains("race"),
+        table.contains("| tiny | fp32 |")
+            && table.contains("| tiny | bf16 |")
+            && table.contains("race")
+            && table.contains("Attention kernels")
+            && table.contains("attention reference"),
         "{table}"
     );
 }

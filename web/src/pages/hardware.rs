@@ -1,6 +1,7 @@
 //! The Hardware lab: the WGSL kernels of `shaders/` run on the student's GPU through WebGPU,
 //! checked against the CPU reference, on a roofline and a step chart. All measuring is
-//! `lmlab::hardware` (the same code as `lmlab bench hardware`); this page only draws.
+//! `lmlab::hardware` (the same code as `lmlab bench hardware`); this page only draws. Below them,
+//! the attention lesson ([`super::hardware_attention`]) measures naive vs fused attention.
 
 use lmlab::accounting::{gpu_catalog, match_device_name};
 use lmlab::hardware::gpu::Gpu;
@@ -159,6 +160,7 @@ pub fn hardware_lab(props: &HardwareProps) -> Html {
             <ol class="kernels">
                 { for Kernel::ALL.iter().map(|k| kernel_view(*k)) }
             </ol>
+            <super::hardware_attention::AttentionLesson />
             <Exercises exercises={exercises()} />
         </section>
     }

@@ -2,6 +2,7 @@
 
 pub mod compute;
 pub mod hardware;
+pub mod hardware_attention;
 pub mod home;
 pub mod precision;
 pub mod tokenizers;

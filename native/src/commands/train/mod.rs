@@ -15,9 +15,9 @@ use clap::Parser;
 use lmlab::accounting::ShapeForm;
 use lmlab::train::archive;
 use lmlab::train::checkpoint::Checkpoint;
-use lmlab::train::plan::{default_checkpoint_every, DataChoice, Precision, RunPlan, TokenizerChoice};
+use lmlab::train::plan::{default_checkpoint_every, AttentionKernel, DataChoice, Precision, RunPlan, TokenizerChoice};
 use lmlab::train::plan_form::{Labels, PlanForm};
-use lmlab::train::prepare::{self, DataInput, RunData, TokenizerSource};
+use lmlab::train::prepare::{self, DataInput, ResumeChanges, RunData, TokenizerSource};
 use lmlab::train::protocol::{Corpus, RunInfo};
 use lmlab::train::run::{run, RunEnd};
 use lmlab::train::trainer::Trainer;
@@ -76,6 +76,7 @@ fn plan_of(args: &TrainModelArgs) -> Result<RunPlan, Box<dyn std::error::Error>>
         checkpoint_every: field(&args.checkpoint_every),
         seed: field(&args.seed),
         precision: field(&args.precision),
+        attention: field(&args.attention),
         capacity_factor: field(&m.capacity_factor),
         balance_weight: field(&m.balance_weight),
         z_weight: field(&m.z_weight),
@@ -97,7 +98,7 @@ fn plan_of(args: &TrainModelArgs) -> Result<RunPlan, Box<dyn std::error::Error>>
 /// How the run starts.
 enum Start {
     New(Box<RunPlan>),
-    Resume { checkpoint: Box<Checkpoint>, steps: Option<usize>, precision: Option<Precision> },
+    Resume { checkpoint: Box<Checkpoint>, changes: ResumeChanges },
 }
 
 pub fn train(args: &TrainModelArgs) -> CliResult {
@@ -106,6 +107,7 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
     let checkpoint_every =
         args.checkpoint_every.as_deref().map(|s| parse_count("--checkpoint-every", s)).transpose()?.map(|s| s as usize);
     let precision = args.precision.as_deref().map(|p| Precision::parse("--precision", p)).transpose()?;
+    let attention = args.attention.as_deref().map(|a| AttentionKernel::parse("--attention", a)).transpose()?;
     // The corpus a checkpoint carries (the Train page's .tar of a run on the student's own text).
     let mut embedded: Option<(Corpus, Vec<u8>)> = None;
     let (start, data_choice, val_choice, tokenizer, out) = match &args.resume {
@@ -132,7 +134,8 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
             // A .tar (the Train page's download) continues into the directory of the same name.
             let out =
                 args.out.clone().unwrap_or_else(|| if dir.is_file() { dir.with_extension("") } else { dir.clone() });
-            (Start::Resume { checkpoint: Box::new(checkpoint), steps, precision }, data, val, tokenizer, out)
+            let changes = ResumeChanges { steps, precision, attention };
+            (Start::Resume { checkpoint: Box::new(checkpoint), changes }, data, val, tokenizer, out)
         }
         None => {
             let plan = plan_of(args)?;
@@ -182,8 +185,8 @@ impl Job for TrainJob {
                 let (trainer, info) = prepare::start::<B>(plan, &self.data, &device, &on)?;
                 (trainer, info, plan.training.checkpoint_every)
             }
-            Start::Resume { checkpoint, steps, precision } => {
-                let (trainer, info) = prepare::resume::<B>(checkpoint, &self.data, *steps, *precision, &device, &on)?;
+            Start::Resume { checkpoint, changes } => {
+                let (trainer, info) = prepare::resume::<B>(checkpoint, &self.data, *changes, &device, &on)?;
                 if !self.json {
                     println!("resuming {} at step {} of {}", checkpoint.origin, info.step, info.steps);
                 }
@@ -236,6 +239,7 @@ fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &
             "model": model,
             "train": trainer.config,
             "precision": trainer.config.precision().key(),
+            "attention": info.attention.key(),
             "train_tokens": info.train_tokens,
             "val_tokens": info.val_tokens,
             "val_unigram_entropy": info.unigram_entropy,
@@ -248,7 +252,8 @@ fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &
         return;
     }
     println!(
-        "model: {} parameters (d_model {}, {} layers, {} heads, d_ff {}, context {}, vocabulary {}), precision {}",
+        "model: {} parameters (d_model {}, {} layers, {} heads, d_ff {}, context {}, vocabulary {}), precision {}, \
+         attention {}",
         info.parameters,
         model.d_model,
         model.num_layers,
@@ -256,7 +261,8 @@ fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &
         model.d_ff,
         model.context_length,
         model.vocab_size,
-        trainer.config.precision().label()
+        trainer.config.precision().label(),
+        info.attention.label()
     );
     if let Some(m) = &model.moe {
         println!(

@@ -182,7 +182,7 @@ pub fn panel(
                 <div><dt>{"Tokens"}</dt><dd>{ format!("{} train · {} val", format_count(i.train_tokens as f64), format_count(i.val_tokens as f64)) }</dd></div>
             </dl>
             <p class="hint" id="train-device">
-                { format!("{} · {} · data: {} · {}", device_line(i), i.tokenizer, i.data, i.precision.label()) }
+                { format!("{} · {} · data: {} · {} · attention {}", device_line(i), i.tokenizer, i.data, i.precision.label(), i.attention.key()) }
             </p>
             <div class="row">
                 <crate::components::field::SelectField id="train-gpu" label="MFU against" options={gpu_options} value={(**gpu_choice).clone()}

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use lmlab::accounting::training_presets;
 use lmlab::telemetry::flops_per_step;
 use lmlab::train::forms::{ParsedForm, TrainForm};
-use lmlab::train::plan::{DataChoice, Precision};
+use lmlab::train::plan::{AttentionKernel, DataChoice, Precision};
 use lmlab::train::plan_form::CUSTOM;
 use lmlab::train::protocol::{Corpus, RunRequest};
 use lmlab::train::feasibility::{StepEstimate, Verdict};
@@ -254,6 +254,10 @@ pub fn view(
                     options={Precision::ALL.iter().map(|p| (p.key().to_string(), p.label().to_string())).collect::<Vec<_>>()}
                     value={if form.plan.precision.is_empty() { "fp32".to_string() } else { form.plan.precision.clone() }}
                     onchange={set(|f, v| f.plan.precision = v)} />
+                <SelectField id="train-attention" label="Attention"
+                    options={AttentionKernel::ALL.iter().map(|k| (k.key().to_string(), k.label().to_string())).collect::<Vec<_>>()}
+                    value={if form.plan.attention.is_empty() { "fused".to_string() } else { form.plan.attention.clone() }}
+                    onchange={set(|f, v| f.plan.attention = v)} />
             </div>
             if let Some(why) = advice.backend_reason {
                 <p class="hint" id="train-backend-reason">{ format!("{} chosen for this browser: {why}.", if form.backend == "cpu" { "CPU" } else { "WebGPU" }) }</p>

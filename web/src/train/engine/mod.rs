@@ -20,8 +20,9 @@ use lmlab::model::TransformerLm;
 use lmlab::tokenize::Bpe;
 use lmlab::train::bench::bench_train;
 use lmlab::train::checkpoint::Checkpoint;
-use lmlab::train::plan::{default_checkpoint_every, Backend, Precision};
+use lmlab::train::plan::{default_checkpoint_every, AttentionKernel, Backend, Precision};
 use lmlab::train::prepare::{self, DataInput, DeviceLabel, Progress, RunData, TokenizerSource};
+use lmlab::hardware::attention::AttentionBench;
 use lmlab::train::protocol::{Adapter, BenchRequest, FromWorker, LiveSettings, RunInfo, ToWorker};
 use lmlab::train::run::{run, RunEnd};
 use lmlab::train::trainer::Trainer;
@@ -135,6 +136,10 @@ async fn main_loop(mut engine: Engine) {
                 bench(request, &mut engine).await;
                 None
             }
+            ToWorker::BenchAttention(request) => {
+                bench_attention(request, &mut engine).await;
+                None
+            }
             // Nothing is loaded: there is nothing to pause, stop or sample.
             _ => None,
         };
@@ -151,12 +156,12 @@ async fn bench(request: BenchRequest, engine: &mut Engine) {
     let (result, device) = match request.backend {
         Backend::WebGpu => match engine.webgpu().await {
             Ok((device, adapter)) => {
-                (bench_train::<Autodiff<Wgpu>>(&model, b, Precision::Fp32, w, s, peak, &device).await, adapter.name)
+                (bench_train::<Autodiff<Wgpu>>(&model, b, Precision::Fp32, AttentionKernel::Fused, w, s, peak, &device).await, adapter.name)
             }
             Err(e) => return engine.fail("opening WebGPU", e),
         },
         _ => (
-            bench_train::<Autodiff<Flex>>(&model, b, Precision::Fp32, w, s, peak, &Default::default()).await,
+            bench_train::<Autodiff<Flex>>(&model, b, Precision::Fp32, AttentionKernel::Fused, w, s, peak, &Default::default()).await,
             cpu_label().name,
         ),
     };
@@ -166,11 +171,43 @@ async fn bench(request: BenchRequest, engine: &mut Engine) {
     }
 }
 
+/// The Hardware page's attention benchmark: `lmlab bench attention`'s measurement on WebGPU (the
+/// fused kernels and the reference), or on the CPU backend (the reference alone) without WebGPU.
+/// Each row goes to the page as it is measured.
+async fn bench_attention(mut request: AttentionBench, engine: &mut Engine) {
+    use lmlab::model::attention::bench::{measures_memory, run, Progress};
+    let message = format!("attention benchmark: T = {:?}…", request.lengths);
+    engine.out.send(FromWorker::Status { message, fraction: None });
+    let out = engine.out.clone();
+    let report = move |p: Progress<'_>| match p {
+        Progress::Row(r) => out.send(FromWorker::AttentionRow(r.clone())),
+        Progress::Skipped(s) => out.send(FromWorker::AttentionSkipped(s.clone())),
+    };
+    let (device, peak_measured) = match engine.webgpu().await {
+        Ok((device, adapter)) => {
+            // A reference row whose T × T scores exceed one buffer would fail to allocate.
+            request.max_buffer = Some(adapter.max_storage_buffer_binding_size.min(adapter.max_buffer_size) as f64);
+            run::<Autodiff<Wgpu>>(&request, &device, report).await;
+            (adapter.name, measures_memory::<Autodiff<Wgpu>>(&device))
+        }
+        Err(_) => {
+            run::<Autodiff<Flex>>(&request, &Default::default(), report).await;
+            (cpu_label().name, false)
+        }
+    };
+    engine.out.send(FromWorker::AttentionDone { device, peak_measured });
+}
+
 /// Messages a session hands back to the main loop: they need a new session (or none).
 fn ends_session(msg: &ToWorker) -> bool {
     matches!(
         msg,
-        ToWorker::Start { .. } | ToWorker::Resume { .. } | ToWorker::Load { .. } | ToWorker::Bench(_) | ToWorker::Hello
+        ToWorker::Start { .. }
+            | ToWorker::Resume { .. }
+            | ToWorker::Load { .. }
+            | ToWorker::Bench(_)
+            | ToWorker::BenchAttention(_)
+            | ToWorker::Hello
     )
 }
 
@@ -228,7 +265,7 @@ async fn load<B: AutodiffBackend>(
             let ckpt = Checkpoint::from_files(&origin, checkpoint);
             let tokenizer = TokenizerSource::of_checkpoint(&ckpt)?;
             let data = RunData::load(DataInput::Text(corpus), None, tokenizer, &mut progress)?;
-            let (trainer, info) = prepare::resume::<B>(&ckpt, &data, None, None, device, on)?;
+            let (trainer, info) = prepare::resume::<B>(&ckpt, &data, Default::default(), device, on)?;
             let checkpoint_every = default_checkpoint_every(info.steps);
             Ok(Loaded::Run { trainer, data, info, checkpoint_every })
         }

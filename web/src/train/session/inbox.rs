@@ -13,7 +13,15 @@ pub(super) fn on_message(stamped: Stamped) {
     // What a replaced run still sends (its last step, its stop) is not the current run's.
     let current = SESSION.with(|s| s.borrow().state.run);
     // A replaced run's checkpoint (saved when it stopped for the new one) is still stored.
-    let of_a_run = !matches!(msg, FromWorker::Ready { .. } | FromWorker::Bench { .. } | FromWorker::Checkpoint { .. });
+    let of_a_run = !matches!(
+        msg,
+        FromWorker::Ready { .. }
+            | FromWorker::Bench { .. }
+            | FromWorker::Checkpoint { .. }
+            | FromWorker::AttentionRow(_)
+            | FromWorker::AttentionSkipped(_)
+            | FromWorker::AttentionDone { .. }
+    );
     let fatal = matches!(msg, FromWorker::Failed { fatal: true, .. });
     if of_a_run && !fatal && run != current {
         return;
@@ -56,6 +64,13 @@ pub(super) fn on_message(stamped: Stamped) {
             s.status = None;
             s.bench = Some((request, device, report));
         }),
+        FromWorker::AttentionRow(row) => update(|s| s.attention.rows.push(row)),
+        FromWorker::AttentionSkipped(row) => update(|s| s.attention.skipped.push(row)),
+        FromWorker::AttentionDone { device, peak_measured } => update(|s| {
+            s.attention.running = false;
+            s.attention.done = Some((device, peak_measured));
+            s.status = None;
+        }),
         FromWorker::Paused { .. } => update(|s| s.phase = Phase::Paused),
         FromWorker::Continued => update(|s| s.phase = Phase::Training),
         FromWorker::Finished { .. } => update(|s| s.phase = Phase::Finished),
@@ -73,6 +88,10 @@ pub(super) fn on_message(stamped: Stamped) {
                 s.error = Some(format!("{during}: {message}"));
                 s.status = None;
                 s.benchmarking = false;
+                if s.attention.running {
+                    s.attention.running = false;
+                    s.attention.error = Some(format!("{during}: {message}"));
+                }
                 if fatal {
                     s.engine = EngineState::NotLoaded;
                 }

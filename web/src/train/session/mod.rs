@@ -309,6 +309,15 @@ pub fn bench(request: BenchRequest) {
     send(ToWorker::Bench(request));
 }
 
+/// Runs the Hardware page's attention benchmark (`lmlab bench attention`'s measurement) in the
+/// worker; rows arrive one by one.
+pub fn bench_attention(request: lmlab::hardware::attention::AttentionBench) {
+    update(|s| {
+        s.attention = AttentionBenchState { running: true, runs: s.attention.runs + 1, ..Default::default() };
+    });
+    send(ToWorker::BenchAttention(request));
+}
+
 /// Re-reads what IndexedDB holds.
 pub fn refresh_saved() {
     wasm_bindgen_futures::spawn_local(async {

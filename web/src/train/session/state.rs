@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use lmlab::hardware::attention::{AttentionRow, SkippedRow};
 use lmlab::telemetry::{BlockRoutes, StepMeter, StepMetrics};
 use lmlab::train::protocol::{Adapter, Backend, BenchReport, BenchRequest, Corpus, RunInfo};
 
@@ -110,6 +111,19 @@ pub struct Latest {
 }
 
 /// Everything the Train page shows.
+/// The attention benchmark's rows as they arrive.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AttentionBenchState {
+    pub running: bool,
+    /// Benchmarks asked for so far (the rows shown are the newest's).
+    pub runs: u64,
+    pub rows: Vec<AttentionRow>,
+    pub skipped: Vec<SkippedRow>,
+    /// When done: the adapter it ran on, and whether peaks were measured (else the model's).
+    pub done: Option<(String, bool)>,
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TrainState {
     pub engine: EngineState,
@@ -138,6 +152,8 @@ pub struct TrainState {
     pub benchmarks: u64,
     /// The last benchmark: what was asked, on which device, the measurement.
     pub bench: Option<(BenchRequest, String, BenchReport)>,
+    /// The Hardware page's attention benchmark, run in this worker.
+    pub attention: AttentionBenchState,
     /// The previous run of this page session, for comparison.
     pub previous: Option<PreviousRun>,
     /// Stop was pressed for this run and the worker has not answered yet.
