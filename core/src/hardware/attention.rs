@@ -117,6 +117,28 @@ impl AttentionShape {
     }
 }
 
+/// The longest T the benchmark takes (its reference rows would need 4·T² bytes per head).
+pub const MAX_LENGTH: usize = 65_536;
+
+/// Parses `128,256,512` (commas or spaces) into increasing, distinct lengths; `flag` names the
+/// field in errors (`--lengths` in the CLI, "lengths" on the page).
+pub fn parse_lengths(flag: &str, text: &str) -> Result<Vec<usize>, InputError> {
+    let mut lengths = Vec::new();
+    for part in text.split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+        let t = crate::units::parse_count(flag, part.trim())? as usize;
+        if t > MAX_LENGTH {
+            return Err(InputError::new(flag, part.trim(), format!("a length from 1 to {MAX_LENGTH}")));
+        }
+        lengths.push(t);
+    }
+    if lengths.is_empty() {
+        return Err(InputError::new(flag, text, "one or more lengths, such as 128,256,512"));
+    }
+    lengths.sort_unstable();
+    lengths.dedup();
+    Ok(lengths)
+}
+
 /// The benchmark's settings: one shape, several lengths, both kernels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttentionBench {
@@ -337,6 +359,14 @@ mod tests {
         assert!(e.check("8").unwrap().correct);
         let e = exercises().into_iter().find(|e| e.id == "attn-gpt2-4096").unwrap();
         assert!(e.check("72").unwrap().correct);
+    }
+
+    #[test]
+    fn lengths_parse_sorted_and_bad_ones_are_named() {
+        assert_eq!(parse_lengths("--lengths", "512, 128,512 256").unwrap(), vec![128, 256, 512]);
+        for bad in ["", "128,0", "128,x", "100000"] {
+            assert!(parse_lengths("--lengths", bad).unwrap_err().to_string().contains("--lengths"), "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! (`lmlab::hardware::attention`).
 
 use burn::tensor::backend::AutodiffBackend;
-use lmlab::hardware::attention::{growth_exponent, ratios, AttentionBench, AttentionRow};
+use lmlab::hardware::attention::{growth_exponent, parse_lengths, ratios, AttentionBench, AttentionRow};
 use lmlab::model::attention::bench::{measures_memory, run, Progress};
 use lmlab::model::AttentionKernel;
 use lmlab::units::{format_bytes, parse_count, parse_positive};
@@ -18,12 +18,7 @@ use crate::CliResult;
 /// The benchmark the flags ask for.
 fn bench_of(args: &BenchAttentionArgs, picked: &Picked) -> Result<AttentionBench, InputError> {
     let count = |flag: &str, text: &str| parse_count(flag, text).map(|n| n as usize);
-    let lengths = args
-        .lengths
-        .split([',', ' '])
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| count("--lengths", s.trim()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let lengths = parse_lengths("--lengths", &args.lengths)?;
     let gib = (1u64 << 30) as f64;
     let max_bytes = match &args.max_memory_gib {
         Some(text) => parse_positive("--max-memory-gib", text)? * gib,

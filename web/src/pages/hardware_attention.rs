@@ -16,22 +16,19 @@ use crate::train::session;
 /// Lengths the page starts with: seconds on a laptop GPU, a minute or two on a CPU emulation.
 const DEFAULT_LENGTHS: &str = "128,256,512,1024";
 
-/// Parses `128,256,…` into increasing lengths.
+/// The longest T the page offers: beyond it a browser's buffers and patience run out (natively,
+/// `lmlab bench attention` goes to [`lmlab::hardware::attention::MAX_LENGTH`]).
+const PAGE_MAX_LENGTH: usize = 16_384;
+
+/// The lengths typed, or what is wrong with them.
 fn parse_lengths(text: &str) -> Result<Vec<usize>, String> {
-    let mut lengths = text
-        .split([',', ' '])
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| lmlab::units::parse_count("lengths", s.trim()).map(|n| n as usize).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    if lengths.is_empty() {
-        return Err("give one or more lengths, e.g. 128,256,512".into());
+    let lengths = lmlab::hardware::attention::parse_lengths("lengths", text).map_err(|e| e.to_string())?;
+    match lengths.last() {
+        Some(&t) if t > PAGE_MAX_LENGTH => {
+            Err(format!("lengths: {t} is beyond this page's {PAGE_MAX_LENGTH} (use lmlab bench attention natively)"))
+        }
+        _ => Ok(lengths),
     }
-    if let Some(t) = lengths.iter().find(|&&t| t > 16_384) {
-        return Err(format!("lengths: {t} is beyond this page's 16,384 (use lmlab bench attention natively)"));
-    }
-    lengths.sort_unstable();
-    lengths.dedup();
-    Ok(lengths)
 }
 
 #[function_component(AttentionLesson)]
