@@ -9,7 +9,8 @@
 #    CLI's training end to end (CPU, and wgpu on Mesa's lavapipe), the main job (`lmlab` alone
 #    starts `lmlab train`'s default run, and that run, shortened, must learn) and the agreement of
 #    the CLI and the Train page on one run plan; an interop
-#    check that HF tokenizers and tiktoken (from PyPI, in a venv) read lmlab's files; core's and
+#    check that HF tokenizers and tiktoken (from PyPI, in a venv) read lmlab's files and that
+#    scipy fits a scaling sweep as `lmlab scaling fit` does; core's and
 #    web's wasm tests in headless Chromium (a few training steps on WebGPU); `trunk build --release`
 #    (the app and the Train page's worker bundle); the built site end to end in Chromium
 #    (screenshots in tests/screenshots/); then the browser-vs-native training benchmark.
@@ -99,11 +100,13 @@ run_tests cargo test "${NATIVE[@]}"
 step "interop: HF tokenizers and tiktoken read the tokenizer files lmlab writes"
 VENV=$CACHE/py-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "tokenizers==0.23.*" "tiktoken==0.14.*" "safetensors==0.7.*" "numpy==2.*"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "tokenizers==0.23.*" "tiktoken==0.14.*" "safetensors==0.7.*" "numpy==2.*" "scipy==1.*"
 interop=$(mktemp -d)
 run_tests "$VENV/bin/python" tests/interop/tokenizer_files.py "$CARGO_TARGET_DIR/ci/lmlab" "$interop"
 step "interop: the official safetensors library and a numpy forward pass agree with lmlab's weights"
 run_tests "$VENV/bin/python" tests/interop/model_files.py "$CARGO_TARGET_DIR/ci/lmlab" "$interop"
+step "interop: lmlab scaling fit agrees with scipy (parabolas, power law, Chinchilla's approach 3)"
+run_tests "$VENV/bin/python" tests/interop/scaling_fit.py "$CARGO_TARGET_DIR/ci/lmlab" "$interop"
 rm -rf "$interop"
 
 step "core's wasm tests in headless Chromium (Hardware kernels and training on SwiftShader's WebGPU)"

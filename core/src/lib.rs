@@ -9,6 +9,7 @@
 //! * [`accounting`] — FLOPs, parameter counts, memory and training time of transformers on real hardware.
 //! * [`model`], [`train`], [`sample`] (feature `model`) — the CS336 transformer generic over burn's
 //!   backends, its training loop and checkpoints, and decoding.
+//! * [`scaling`] — IsoFLOP sweeps, their parabolas and power laws, and L(N, D) fitted as Chinchilla did.
 //! * [`telemetry`] — what a run reports: step metrics, FLOPs per step, tokens/s and MFU (no burn).
 //! * [`hardware`] — WGSL kernels (bandwidth, naive → register-blocked matmul) that measure a GPU
 //!   through wgpu (feature `hardware`), checked against a CPU reference and placed on a roofline.
@@ -23,6 +24,7 @@ pub mod model;
 pub mod precision;
 #[cfg(feature = "model")]
 pub mod sample;
+pub mod scaling;
 pub mod telemetry;
 pub mod tokenize;
 pub mod train;

@@ -14,7 +14,7 @@ mod report;
 
 use clap::Parser;
 
-use cli::{BenchCommand, BpeCommand, Cli, Command, EstimateCommand};
+use cli::{BenchCommand, BpeCommand, Cli, Command, EstimateCommand, ScalingCommand};
 
 /// Any error a command reports to the user: bad values, unreadable or malformed files.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -42,6 +42,8 @@ fn main() {
         Some(Command::Sample(args)) => commands::sample::sample(&args),
         Some(Command::Route(args)) => commands::route::route(&args),
         Some(Command::Convert(args)) => commands::convert::convert(&args),
+        Some(Command::Scaling { command: ScalingCommand::Sweep(args) }) => commands::scaling::sweep(&args),
+        Some(Command::Scaling { command: ScalingCommand::Fit(args) }) => commands::scaling::fit(&args),
         Some(Command::Bench { command: BenchCommand::Tokenize(args) }) => commands::tokenize::bench(&args),
         Some(Command::Bench { command: BenchCommand::Train(args) }) => commands::bench::train(&args),
         Some(Command::Bench { command: BenchCommand::Moe(args) }) => commands::bench::moe(&args),

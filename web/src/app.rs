@@ -66,5 +66,6 @@ fn view(route: &Route) -> Html {
         Page::Compute => html! { <pages::compute::ComputeLab key={key} route={route.clone()} /> },
         Page::Hardware => html! { <pages::hardware::HardwareLab key={key} route={route.clone()} /> },
         Page::Train => html! { <pages::train::TrainLab key={key} route={route.clone()} /> },
+        Page::Scaling => html! { <pages::scaling::ScalingLab key={key} route={route.clone()} /> },
     }
 }

@@ -13,12 +13,13 @@ pub enum Page {
     Compute,
     Train,
     Hardware,
+    Scaling,
 }
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 6] =
-        [Page::Home, Page::Tokenizers, Page::Precision, Page::Compute, Page::Train, Page::Hardware];
+    pub const ALL: [Page; 7] =
+        [Page::Home, Page::Tokenizers, Page::Precision, Page::Compute, Page::Train, Page::Hardware, Page::Scaling];
 
     pub fn slug(self) -> &'static str {
         match self {
@@ -28,6 +29,7 @@ impl Page {
             Page::Compute => "compute",
             Page::Train => "train",
             Page::Hardware => "hardware",
+            Page::Scaling => "scaling",
         }
     }
 
@@ -39,6 +41,7 @@ impl Page {
             Page::Compute => "Compute",
             Page::Train => "Train",
             Page::Hardware => "Hardware",
+            Page::Scaling => "Scaling",
         }
     }
 

@@ -12,6 +12,7 @@
 //!   parsed from the CLI's flags and the page's form alike (no burn);
 //! * [`prepare`] — a plan turned into tokens, splits, the trainer and the run header: the one setup
 //!   the CLI and the page's worker share;
+//! * [`sweep`] — one run of a scaling sweep (`lmlab::scaling`) through the same loop;
 //! * [`feasibility`] — memory and seconds per step of a run before it starts (the page refuses or warns);
 //! * [`forms`] — the Train page's form (the plan's fields and the sample settings; no burn);
 //! * [`presets`] — the Train page's exercises (the shapes are in `accounting::presets`);
@@ -42,6 +43,8 @@ pub mod protocol;
 #[cfg(feature = "model")]
 pub mod run;
 pub mod schedule;
+#[cfg(feature = "model")]
+pub mod sweep;
 #[cfg(feature = "model")]
 pub mod trainer;
 #[cfg(all(feature = "webgpu", target_arch = "wasm32"))]

@@ -11,6 +11,8 @@ pub use super::plan::Backend;
 use super::plan::{AttentionKernel, Precision, RunPlan};
 use crate::accounting::ModelShape;
 use crate::hardware::attention::{AttentionBench, AttentionRow, SkippedRow};
+use crate::scaling::sweep::{PlannedRun, SweepSettings};
+use crate::scaling::RunRecord;
 use crate::telemetry::BlockRoutes;
 pub use crate::telemetry::StepMetrics;
 
@@ -56,6 +58,20 @@ pub enum ToWorker {
     BenchAttention(AttentionBench),
     /// Sample now from the current model.
     SampleNow,
+    /// One run of the Scaling lab's sweep (`lmlab::train::sweep`, as `lmlab scaling sweep` trains
+    /// it): answered by [`FromWorker::SweepProgress`] and then [`FromWorker::SweepDone`] (or
+    /// `SweepStopped` after a Stop). The page sends the next run when one is done.
+    SweepRun(Box<SweepRunRequest>),
+}
+
+/// A sweep's run: the sweep's settings, the run, the text (the tokenizer is trained on it once
+/// per worker and kept for the following runs) and the backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRunRequest {
+    pub settings: SweepSettings,
+    pub run: PlannedRun,
+    pub corpus: Corpus,
+    pub backend: Backend,
 }
 
 impl ToWorker {
@@ -178,6 +194,18 @@ pub enum FromWorker {
     AttentionDone {
         device: String,
         peak_measured: bool,
+    },
+    /// A sweep run's progress: steps done of its planned steps, the newest training loss.
+    SweepProgress {
+        id: String,
+        step: usize,
+        loss: f64,
+    },
+    /// A sweep run is over: its record (a final loss, or why it diverged).
+    SweepDone(Box<RunRecord>),
+    /// A sweep run was stopped by the page (it restarts from its beginning when the sweep continues).
+    SweepStopped {
+        id: String,
     },
     /// Something failed; `during` says what was being done. The last checkpoint stored is intact.
     /// `fatal`: the worker cannot go on (a panic: a lost device, out of memory) and must be restarted.

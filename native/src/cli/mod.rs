@@ -5,9 +5,11 @@ use clap::{Parser, Subcommand};
 
 mod labs;
 mod model;
+mod scaling;
 
 pub use labs::*;
 pub use model::*;
+pub use scaling::*;
 
 #[derive(Parser, Debug)]
 #[command(name = "lmlab", version, about = "A lab for building a language model from scratch (CS336).")]
@@ -55,6 +57,11 @@ pub enum Command {
     Route(RouteArgs),
     /// Checkpoint directory ↔ CS336-keyed safetensors weights (PyTorch's state_dict names).
     Convert(ConvertArgs),
+    /// Scaling laws: train an IsoFLOP sweep, fit it, predict the compute-optimal model.
+    Scaling {
+        #[command(subcommand)]
+        command: ScalingCommand,
+    },
     /// Benchmarks (tests/bench/ runs them side by side with the peers).
     Bench {
         #[command(subcommand)]

@@ -11,7 +11,8 @@ fn all() -> Vec<(&'static str, Exercise)> {
     let compute = lmlab::accounting::exercises().into_iter().map(|e| ("compute", e));
     let tokenizers = lmlab::tokenize::exercises().into_iter().map(|e| ("tokenizers", e));
     let hardware = lmlab::hardware::exercises().into_iter().map(|e| ("hardware", e));
-    tokenizers.chain(precision).chain(compute).chain(hardware).collect()
+    let scaling = lmlab::scaling::exercises().into_iter().map(|e| ("scaling", e));
+    tokenizers.chain(precision).chain(compute).chain(hardware).chain(scaling).collect()
 }
 
 pub fn run(args: &ExerciseArgs) -> Result<(), InputError> {

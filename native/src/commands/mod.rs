@@ -9,6 +9,7 @@ pub mod float;
 pub mod hardware;
 pub mod route;
 pub mod sample;
+pub mod scaling;
 pub mod tokenize;
 pub mod train;
 pub mod welcome;

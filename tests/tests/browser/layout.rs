@@ -11,13 +11,14 @@ use lmlab_acceptance::site::Site;
 use thirtyfour::By;
 
 /// (name used in screenshots, route).
-const PAGES: [(&str, &str); 6] = [
+const PAGES: [(&str, &str); 7] = [
     ("home", "#/"),
     ("tokenizers", "#/tokenizers"),
     ("precision", "#/precision"),
     ("compute", "#/compute"),
     ("hardware", "#/hardware"),
     ("train", "#/train"),
+    ("scaling", "#/scaling"),
 ];
 
 /// Waits until the page's main content is drawn (what a width measurement needs to be meaningful).
@@ -47,6 +48,11 @@ async fn wait_ready(b: &Browser, page: &str) {
         "train" => {
             // The page loads its worker bundle and probes WebGPU before it shows the adapter.
             b.wait_for("#train-adapter, #train-no-webgpu", 120).await;
+        }
+        "scaling" => {
+            b.wait_text("h1", |t| t.contains("Scaling")).await;
+            b.wait_for("#predict-table", 30).await;
+            b.wait_for("#sweep-estimate", 120).await;
         }
         other => panic!("no readiness rule for {other}"),
     }

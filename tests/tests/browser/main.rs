@@ -8,6 +8,7 @@
 mod hardware;
 mod layout;
 mod precision_compute;
+mod scaling;
 mod tokenizers;
 mod train;
 mod train_cpu;

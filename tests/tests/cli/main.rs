@@ -8,4 +8,5 @@ mod hardware;
 mod labs;
 mod main_job;
 mod precision;
+mod scaling;
 mod train;

@@ -3,5 +3,6 @@
 pub mod charts;
 pub mod exercises;
 pub mod field;
+pub mod loglog;
 pub mod roofline;
 pub mod tokens;

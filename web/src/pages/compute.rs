@@ -346,6 +346,9 @@ fn time_view(time: &Result<TimeReport, InputError>, visible: &[&str]) -> Html {
                         <dt>{"GPU-hours"}</dt><dd>{ format_count(e.gpu_hours) }</dd>
                         if let Some(cost) = e.cost_usd { <dt>{"cost"}</dt><dd id="time-cost">{ format!("${}", format_count(cost)) }</dd> }
                     </dl>
+                    <p class="hint" id="time-scaling-link">{"Is this N right for this many FLOPs? The "}
+                        <a href={route::Route { page: Page::Scaling, params: vec![("budget".into(), format!("{:e}", e.flops))] }.to_fragment()}>
+                            {"Scaling lab"}</a>{" fits the compute-optimal N and D for a budget — Chinchilla's, Kaplan's, and your own sweep's."}</p>
                 </div>
             }
         }

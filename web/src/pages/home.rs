@@ -27,6 +27,7 @@ pub fn home() -> Html {
                 { card(Page::Compute, "FLOPs, parameters, memory and training time of real transformers on real GPUs — how long does 70B on 15T tokens take?") }
                 { card(Page::Train, "Train a small transformer on WebGPU, right in this page, from the same model code that runs on H100s.") }
                 { card(Page::Hardware, "Measure your own GPU: a naive matmul, then tiling and register blocking, on a roofline chart.") }
+                { card(Page::Scaling, "Run an IsoFLOP sweep, fit Chinchilla's laws yourself, and find the compute-optimal model for any budget.") }
             </div>
         </section>
     }

@@ -5,5 +5,6 @@ pub mod hardware;
 pub mod hardware_attention;
 pub mod home;
 pub mod precision;
+pub mod scaling;
 pub mod tokenizers;
 pub mod train;

@@ -2,6 +2,8 @@
 //! checkpoint of the Train page as one tar archive, what it is (`meta`, JSON), and the corpus it
 //! was trained on when that is the student's own text (the bundled one is fetched again). It
 //! survives reloads; a newer checkpoint replaces it only once fully written (one transaction).
+//! The Scaling lab's sweep (its settings and finished runs) is kept in the same store under
+//! `sweep`, so a sweep survives a reload as a checkpoint does.
 
 use js_sys::{Promise, Uint8Array};
 use lmlab::train::archive;
@@ -130,13 +132,50 @@ pub async fn load() -> Result<Option<(SavedMeta, Files, Option<Corpus>)>, String
     Ok(Some((meta, files, corpus)))
 }
 
-/// Forgets the stored run.
+/// Forgets the stored run (the sweep stays).
 pub async fn clear() -> Result<(), String> {
+    delete(&["checkpoint", "meta", "corpus"], "clearing").await
+}
+
+async fn delete(keys: &[&str], what: &str) -> Result<(), String> {
     let db = open().await?;
-    let tx =
-        db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite).map_err(|e| js_err("clearing", e))?;
-    let store = tx.object_store(STORE).map_err(|e| js_err("clearing", e))?;
-    let request = store.clear().map_err(|e| js_err("clearing", e))?;
-    done(&request).await.map_err(|e| js_err("clearing", e))?;
+    let tx = db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite).map_err(|e| js_err(what, e))?;
+    let store = tx.object_store(STORE).map_err(|e| js_err(what, e))?;
+    for key in keys {
+        let request = store.delete(&(*key).into()).map_err(|e| js_err(what, e))?;
+        done(&request).await.map_err(|e| js_err(what, e))?;
+    }
     Ok(())
+}
+
+/// The Scaling lab's sweep as stored: what it is and the runs finished so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedSweep {
+    pub settings: lmlab::scaling::SweepSettings,
+    pub backend: lmlab::train::plan::Backend,
+    pub records: Vec<lmlab::scaling::RunRecord>,
+}
+
+/// Stores the sweep (replacing the older state).
+pub async fn save_sweep(sweep: &SavedSweep) -> Result<(), String> {
+    let db = open().await?;
+    let tx = db
+        .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)
+        .map_err(|e| js_err("saving the sweep", e))?;
+    let store = tx.object_store(STORE).map_err(|e| js_err("saving the sweep", e))?;
+    let json = serde_json::to_string(sweep).expect("plain data");
+    let request = store.put_with_key(&json.into(), &"sweep".into()).map_err(|e| js_err("saving the sweep", e))?;
+    done(&request).await.map_err(|e| js_err("saving the sweep", e))?;
+    Ok(())
+}
+
+/// The stored sweep, if any (one that no longer parses is ignored: it was a development build's).
+pub async fn load_sweep() -> Result<Option<SavedSweep>, String> {
+    let db = open().await?;
+    Ok(get(&db, "sweep").await?.as_string().and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// Forgets the sweep.
+pub async fn clear_sweep() -> Result<(), String> {
+    delete(&["sweep"], "forgetting the sweep").await
 }

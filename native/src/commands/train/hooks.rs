@@ -92,16 +92,21 @@ impl CliHooks {
     }
 }
 
-/// A flag Ctrl-C sets; a second Ctrl-C while saving exits at once.
-fn ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
-    stop
+/// The flag Ctrl-C sets (one per process: a sweep's runs share it); a second Ctrl-C while saving
+/// exits at once.
+pub fn ctrl_c() -> Arc<AtomicBool> {
+    static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    STOP.get_or_init(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+        stop
+    })
+    .clone()
 }
 
 impl RunHooks for CliHooks {

@@ -4,8 +4,8 @@
 //! `lmlab::train::run` trains it with the CLI's hooks ([`hooks`]). This file only maps flags and
 //! prints.
 
-mod data;
-mod hooks;
+pub mod data;
+pub mod hooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -8,6 +8,7 @@
 //! checkpoint it stored.
 
 mod hooks;
+mod sweep;
 
 use std::cell::RefCell;
 
@@ -52,7 +53,7 @@ pub fn start(inbox: UnboundedReceiver<ToWorker>, outbox: Outbox) {
             }
         });
     }));
-    wasm_bindgen_futures::spawn_local(main_loop(Engine { inbox, out: outbox, gpu: None }));
+    wasm_bindgen_futures::spawn_local(main_loop(Engine { inbox, out: outbox, gpu: None, sweep_data: None }));
 }
 
 pub struct Engine {
@@ -60,6 +61,8 @@ pub struct Engine {
     out: Outbox,
     /// The WebGPU device once opened (burn keeps one client per device).
     gpu: Option<Result<(WgpuDevice, Adapter), String>>,
+    /// The Scaling lab's tokens, kept between the runs of a sweep.
+    sweep_data: Option<sweep::SweepData>,
 }
 
 impl Engine {
@@ -140,6 +143,7 @@ async fn main_loop(mut engine: Engine) {
                 bench_attention(request, &mut engine).await;
                 None
             }
+            ToWorker::SweepRun(request) => sweep::sweep_run(*request, &mut engine).await,
             // Nothing is loaded: there is nothing to pause, stop or sample.
             _ => None,
         };
@@ -207,6 +211,7 @@ fn ends_session(msg: &ToWorker) -> bool {
             | ToWorker::Load { .. }
             | ToWorker::Bench(_)
             | ToWorker::BenchAttention(_)
+            | ToWorker::SweepRun(_)
             | ToWorker::Hello
     )
 }

@@ -21,6 +21,9 @@ pub(super) fn on_message(stamped: Stamped) {
             | FromWorker::AttentionRow(_)
             | FromWorker::AttentionSkipped(_)
             | FromWorker::AttentionDone { .. }
+            | FromWorker::SweepProgress { .. }
+            | FromWorker::SweepDone(_)
+            | FromWorker::SweepStopped { .. }
     );
     let fatal = matches!(msg, FromWorker::Failed { fatal: true, .. });
     if of_a_run && !fatal && run != current {
@@ -71,6 +74,9 @@ pub(super) fn on_message(stamped: Stamped) {
             s.attention.done = Some((device, peak_measured));
             s.status = None;
         }),
+        FromWorker::SweepProgress { id, step, loss } => super::sweep::on_progress(id, step, loss),
+        FromWorker::SweepDone(record) => super::sweep::on_done(*record),
+        FromWorker::SweepStopped { .. } => super::sweep::on_stopped(),
         FromWorker::Paused { .. } => update(|s| s.phase = Phase::Paused),
         FromWorker::Continued => update(|s| s.phase = Phase::Training),
         FromWorker::Finished { .. } => update(|s| s.phase = Phase::Finished),
@@ -88,6 +94,11 @@ pub(super) fn on_message(stamped: Stamped) {
                 s.error = Some(format!("{during}: {message}"));
                 s.status = None;
                 s.benchmarking = false;
+                if s.sweep.running || s.sweep.current.is_some() {
+                    s.sweep.running = false;
+                    s.sweep.current = None;
+                    s.sweep.error = Some(format!("{during}: {message}"));
+                }
                 if s.attention.running {
                     s.attention.running = false;
                     s.attention.error = Some(format!("{during}: {message}"));

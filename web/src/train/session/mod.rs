@@ -20,9 +20,11 @@ use super::worker::Bridge;
 
 mod inbox;
 mod state;
+mod sweep;
 
 pub use inbox::blob_url;
 pub use state::*;
+pub use sweep::{continue_sweep, forget_sweep, restore_sweep, start_sweep, stop_sweep, SweepState};
 
 /// The worker bundle's loader (web/train_worker_loader.js, copied beside `train_worker.js`).
 pub const WORKER_LOADER: &str = "./train_worker_loader.js";

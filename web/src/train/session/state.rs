@@ -154,6 +154,8 @@ pub struct TrainState {
     pub bench: Option<(BenchRequest, String, BenchReport)>,
     /// The Hardware page's attention benchmark, run in this worker.
     pub attention: AttentionBenchState,
+    /// The Scaling lab's sweep, whose runs this worker trains.
+    pub sweep: super::SweepState,
     /// The previous run of this page session, for comparison.
     pub previous: Option<PreviousRun>,
     /// Stop was pressed for this run and the worker has not answered yet.
