@@ -15,8 +15,8 @@ async fn precision_and_compute_labs_in_chromium() {
     // Home: every lab is listed and built.
     b.goto(&format!("{}/", site.url)).await;
     b.wait_text("h1", |t| t.contains("Build a language model")).await;
-    assert_eq!(b.count("nav .nav-link").await, 5);
-    assert_eq!(b.count(".cards .card").await, 5);
+    assert_eq!(b.count("nav .nav-link").await, 6);
+    assert_eq!(b.count(".cards .card").await, 6);
     b.shot("01-home.png").await;
 
     // Precision: type a number, read every format.
