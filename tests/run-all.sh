@@ -63,6 +63,11 @@ command -v chromedriver >/dev/null || apt_packages+=(chromium-driver)
 command -v npm >/dev/null || apt_packages+=(nodejs npm)
 # Mesa's lavapipe: a Vulkan driver on the CPU, so the wgpu backend is tested without a GPU.
 [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || apt_packages+=(mesa-vulkan-drivers libvulkan1)
+# OpenMPI for data-parallel training under mpirun (the CLI's `mpi` feature): its launcher, its
+# headers and libclang (rsmpi generates its bindings with bindgen).
+command -v mpirun >/dev/null || apt_packages+=(openmpi-bin)
+[ -e /usr/include/x86_64-linux-gnu/mpi/mpi.h ] || [ -e /usr/include/mpi.h ] || apt_packages+=(libopenmpi-dev)
+compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null || apt_packages+=(libclang-dev)
 # A CJK font, so screenshots of "Hello, 世界!" show the characters rather than boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_packages+=(fonts-wqy-microhei)
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -86,9 +91,11 @@ fi
 # Every native cargo command selects the same packages and features, so they share one build:
 # lmlab/cpu, the model's tests need burn's CPU backend (the app's bundle never gets it);
 # lmlab/hardware, the WGSL kernels on wgpu (Mesa's lavapipe on a machine without a GPU).
+# native/nccl, the CLI's data-parallel training under mpirun (OpenMPI, installed above; NCCL for
+# CUDA tensors compiled in, loaded at run time).
 # tests/src/lib.rs builds the CLI with the same selection (NATIVE_BUILD). The `ci` profile is
 # release without cross-crate LTO (Cargo.toml): the same optimized code, minutes less linking.
-NATIVE=(--profile ci --workspace --exclude web --features lmlab/cpu,lmlab/hardware)
+NATIVE=(--profile ci --workspace --exclude web --features lmlab/cpu,lmlab/hardware,native/nccl)
 
 step "native build: the CLI and every test, one cargo invocation (profile ci)"
 # The CLI binary with the tests: the acceptance tests run it (and must never find a stale one).

@@ -249,9 +249,35 @@ pub fn format_duration(seconds: f64) -> String {
     }
 }
 
+/// A step-sized duration with its unit: `54.4 ms`, `3.52 s`, `820 µs` (three significant digits;
+/// [`format_duration`] is for training runs, in seconds to years).
+pub fn format_step_time(seconds: f64) -> String {
+    let (value, unit) = match seconds.abs() {
+        s if s >= 1.0 || s == 0.0 => (seconds, "s"),
+        s if s >= 1e-3 => (seconds * 1e3, "ms"),
+        _ => (seconds * 1e6, "µs"),
+    };
+    let digits = if value.abs() >= 100.0 {
+        0
+    } else if value.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.digits$} {unit}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_times_keep_three_digits() {
+        assert_eq!(format_step_time(0.054_444), "54.4 ms");
+        assert_eq!(format_step_time(3.517), "3.52 s");
+        assert_eq!(format_step_time(0.000_82), "820 µs");
+        assert_eq!(format_step_time(0.0), "0.00 s");
+    }
 
     #[test]
     fn parses_the_ways_people_write_counts() {

@@ -70,6 +70,8 @@ pub struct Picked {
     pub reason: String,
     /// The catalog entry when the name is a known GPU (for MFU).
     pub gpu: Option<Gpu>,
+    /// Which CUDA device (a data-parallel rank drives the GPU of its local rank); 0 otherwise.
+    pub index: usize,
 }
 
 impl Picked {
@@ -85,7 +87,21 @@ impl Picked {
 
     /// One line: `cuda (NVIDIA H100 80GB HBM3)` and the reason.
     pub fn describe(&self) -> String {
-        format!("{} ({}) — {}", self.kind.key(), self.name, self.reason)
+        let index = if self.index > 0 { format!(":{}", self.index) } else { String::new() };
+        format!("{}{index} ({}) — {}", self.kind.key(), self.name, self.reason)
+    }
+
+    /// The same device kind, device `index` of it (a rank's own GPU). Only CUDA has an index here:
+    /// wgpu's ranks share the adapter `auto` found and the CPU's share the cores.
+    pub fn for_local_rank(mut self, local_rank: usize) -> Self {
+        if self.kind == Kind::Cuda {
+            let count = cuda_device_count().max(1);
+            self.index = local_rank % count;
+            if local_rank >= count {
+                self.reason = format!("{}; {count} CUDA device(s) for local rank {local_rank}: shared", self.reason);
+            }
+        }
+        self
     }
 
     /// The device as a run's header names it.
@@ -98,7 +114,9 @@ impl Picked {
 fn dispatch<J: Job>(picked: &Picked, job: J) -> CliResult {
     match picked.kind {
         #[cfg(feature = "cuda")]
-        Kind::Cuda => job.run::<Autodiff<burn::backend::Cuda>>(Default::default(), picked),
+        Kind::Cuda => {
+            job.run::<Autodiff<burn::backend::Cuda>>(burn::backend::cuda::CudaDevice { index: picked.index }, picked)
+        }
         #[cfg(feature = "wgpu")]
         Kind::Wgpu => job.run::<Autodiff<burn::backend::Wgpu>>(Default::default(), picked),
         Kind::Cpu => job.run::<Autodiff<burn::backend::Flex>>(Default::default(), picked),
@@ -110,7 +128,7 @@ fn dispatch<J: Job>(picked: &Picked, job: J) -> CliResult {
 /// Picks the device for `requested` (`auto`, `cuda`, `wgpu`, `cpu`). An explicit device that does
 /// not work is an error naming why; `auto` never fails (the CPU always works).
 pub fn pick(requested: &str) -> Result<Picked, InputError> {
-    let cpu = |reason: String| Picked { kind: Kind::Cpu, name: cpu_name(), reason, gpu: None };
+    let cpu = |reason: String| Picked { kind: Kind::Cpu, name: cpu_name(), reason, gpu: None, index: 0 };
     match requested.trim().to_ascii_lowercase().as_str() {
         "cpu" => Ok(cpu("asked for".into())),
         "cuda" => cuda().map_err(|why| InputError::new("--device", "cuda", format!("a working CUDA device ({why})"))),
@@ -148,12 +166,21 @@ fn cuda() -> Result<Picked, String> {
     }
     probe::<Cuda>(&Default::default()).map_err(|e| format!("no usable NVIDIA driver or GPU ({})", first_line(&e)))?;
     let name = nvidia_smi_name().unwrap_or_else(|| "NVIDIA GPU".into());
-    Ok(Picked { kind: Kind::Cuda, gpu: match_device_name(&name), name, reason: "CUDA device 0 works".into() })
+    Ok(Picked { kind: Kind::Cuda, gpu: match_device_name(&name), name, reason: "CUDA device 0 works".into(), index: 0 })
 }
 
 #[cfg(not(feature = "cuda"))]
 fn cuda() -> Result<Picked, String> {
     Err("not compiled in (build with --features cuda)".into())
+}
+
+/// How many CUDA devices `nvidia-smi` lists (1 when it cannot tell).
+fn cuda_device_count() -> usize {
+    std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader"])
+        .output()
+        .ok()
+        .map_or(1, |out| String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count().max(1))
 }
 
 /// The GPU's model name from `nvidia-smi` (the driver's own tool), if present.
@@ -203,7 +230,7 @@ fn wgpu(allow_software: bool) -> Result<Picked, String> {
         format!("{:?} adapter works", chosen.device_type)
     };
     let name = format!("{} via {:?}", chosen.name, chosen.backend);
-    Ok(Picked { kind: Kind::Wgpu, gpu: match_device_name(&chosen.name), name, reason })
+    Ok(Picked { kind: Kind::Wgpu, gpu: match_device_name(&chosen.name), name, reason, index: 0 })
 }
 
 #[cfg(not(feature = "wgpu"))]

@@ -10,6 +10,7 @@ mod backend;
 mod checkpoint_dir;
 mod cli;
 mod commands;
+mod ranks;
 mod report;
 
 use clap::Parser;
@@ -21,6 +22,18 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn main() {
     let cli = Cli::parse();
+    // Under mpirun only training runs as a job; anything else would run N times, each copy
+    // writing the same files.
+    if let (Some(l), Some(command)) = (ranks::launch(), &cli.command) {
+        if !matches!(command, Command::Train(_)) {
+            eprintln!(
+                "error: rank {} of {}: only `lmlab train` runs data-parallel under an MPI launcher; run this command \
+                 without mpirun",
+                l.rank, l.ranks
+            );
+            std::process::exit(2);
+        }
+    }
     let outcome: CliResult = match cli.command {
         None => commands::train::main_job(),
         Some(Command::Float(args)) => commands::float::run(&args).map_err(Into::into),
@@ -31,6 +44,7 @@ fn main() {
             EstimateCommand::Model(args) => commands::estimate::model(&args),
             EstimateCommand::Memory(args) => commands::estimate::memory(&args),
             EstimateCommand::Tensor(args) => commands::estimate::tensor(&args),
+            EstimateCommand::Parallel(args) => commands::estimate::parallel(&args),
         }
         .map_err(Into::into),
         Some(Command::Exercises(args)) => commands::exercises::run(&args).map_err(Into::into),
@@ -51,7 +65,10 @@ fn main() {
         Some(Command::Bench { command: BenchCommand::Attention(args) }) => commands::attention::bench(&args),
     };
     if let Err(err) = outcome {
-        eprintln!("error: {err}");
+        match ranks::launch() {
+            Some(l) => eprintln!("error: rank {} of {}: {err}", l.rank, l.ranks),
+            None => eprintln!("error: {err}"),
+        }
         std::process::exit(2);
     }
 }

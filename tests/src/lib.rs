@@ -30,10 +30,11 @@ pub fn lmlab_path() -> PathBuf {
 }
 
 /// How the test command builds everything native: the workspace but the web app, with the model's
-/// CPU backend and the Hardware lab's kernels, test targets included (their dev-dependencies take
-/// part in feature unification, so the binary must be built together with them).
+/// CPU backend, the Hardware lab's kernels and MPI (data-parallel training under `mpirun`), test
+/// targets included (their dev-dependencies take part in feature unification, so the binary must be
+/// built together with them).
 pub const NATIVE_BUILD: [&str; 7] =
-    ["--workspace", "--exclude", "web", "--features", "lmlab/cpu,lmlab/hardware", "--bins", "--tests"];
+    ["--workspace", "--exclude", "web", "--features", "lmlab/cpu,lmlab/hardware,native/nccl", "--bins", "--tests"];
 
 /// What one `lmlab` invocation printed and returned.
 pub struct Output {
@@ -68,6 +69,30 @@ fn build_lmlab() -> PathBuf {
         assert!(status.success(), "cargo build {} failed", NATIVE_BUILD.join(" "));
     }
     bin
+}
+
+/// A fresh, empty directory under the system temp dir, named after the test group, this test
+/// process and `name` (so parallel tests and earlier runs never share one).
+pub fn scratch_dir(group: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lmlab-{group}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
+}
+
+/// The small training setup of the CLI's training tests, written into `dir`: 40 KB of the
+/// bundled corpus and a 1-layer model config (seconds per run on the CPU). Returns (data, config).
+pub fn small_training_setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let corpus = std::fs::read_to_string(repo_root().join("data/tinyshakespeare.txt")).expect("the bundled corpus");
+    let data = dir.join("small.txt");
+    std::fs::write(&data, &corpus[..40_000]).expect("write the data");
+    let config = dir.join("model.json");
+    std::fs::write(
+        &config,
+        r#"{"vocab_size": 300, "context_length": 32, "d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "rope_theta": 10000.0}"#,
+    )
+    .expect("write the config");
+    (data, config)
 }
 
 /// The built site: `$LMLAB_DIST` or `dist/`.

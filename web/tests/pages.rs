@@ -185,7 +185,7 @@ fn worker_messages_survive_the_bincode_codec() {
     };
     for (name, metrics) in [("nano", None), ("nano-moe", Some(moe))] {
         let report =
-            StepMetrics { step: 4, loss: 5.5, lr: 1e-3, grad_norm: 0.7, tokens_seen: 99, seconds: 0.25, moe: metrics };
+            StepMetrics { step: 4, loss: 5.5, lr: 1e-3, grad_norm: 0.7, tokens_seen: 99, seconds: 0.25, moe: metrics, comm: None };
         let message = Stamped { run: 42, message: FromWorker::Step(report) };
         let back: Stamped = Bincode::decode(Bincode::encode(&message));
         assert_eq!(back, message, "{name}");

@@ -3,13 +3,15 @@
 //! How many FLOPs a transformer costs, how many parameters it has, how much memory training needs,
 //! and how long it takes on real hardware. All numbers follow CS336's conventions: a matmul of
 //! (B×D)·(D×K) costs 2·B·D·K FLOPs; training costs ≈ 6·N·D (forward 2·N·D + backward 4·N·D);
-//! time = FLOPs / (GPUs × peak × MFU).
+//! time = FLOPs / (GPUs × peak × MFU). [`parallel`]: what spreading training over GPUs costs in
+//! communication and saves in memory.
 
 mod flops;
 mod forms;
 mod hardware;
 mod memory;
 mod model_shape;
+pub mod parallel;
 pub mod presets;
 mod training_time;
 
@@ -93,6 +95,9 @@ pub fn exercises() -> Vec<Exercise> {
              like a 3B one.",
         ),
     ]
+    .into_iter()
+    .chain(parallel::exercises())
+    .collect()
 }
 
 /// The share of a mixture of experts' routed-expert parameters one token runs through, from the

@@ -31,6 +31,31 @@ pub struct StepMetrics {
     /// The router's statistics, for a mixture-of-experts model. Always serialized (`null` when
     /// dense): the page's worker messages are bincode, which cannot skip a field.
     pub moe: Option<MoeMetrics>,
+    /// The gradient reduction's communication, in a data-parallel run (`train::parallel`).
+    pub comm: Option<CommTiming>,
+}
+
+/// The communication of one data-parallel gradient reduction (`train::parallel`): what hid behind
+/// the rank's other work and what the step waited for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommTiming {
+    /// Seconds communication was in flight while this rank packed later buckets: free.
+    pub hidden_s: f64,
+    /// Seconds this rank did nothing but wait for the reduction: added to the step.
+    pub exposed_s: f64,
+    /// Gradient bytes this rank sent into the reduction.
+    pub bytes: u64,
+    pub buckets: usize,
+}
+
+impl CommTiming {
+    /// Adds another reduction's numbers (a run's totals).
+    pub fn add(&mut self, other: &CommTiming) {
+        self.hidden_s += other.hidden_s;
+        self.exposed_s += other.exposed_s;
+        self.bytes += other.bytes;
+        self.buckets += other.buckets;
+    }
 }
 
 /// Training FLOPs of one step: 3 × the forward matmul FLOPs (forward + backward ≈ 2× forward),
@@ -117,11 +142,8 @@ impl StepMeter {
 /// below that) and at least two validations came after the best. On a small paste this is the
 /// model memorizing its training text (overfitting); the page says so while the run goes.
 pub fn rising_validation(evals: &[(usize, f64)]) -> Option<(usize, f64, f64)> {
-    let (at, &(best_step, best)) = evals
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.1.is_finite())
-        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))?;
+    let (at, &(best_step, best)) =
+        evals.iter().enumerate().filter(|(_, e)| e.1.is_finite()).min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))?;
     let &(_, last) = evals.last()?;
     (evals.len() - at > 2 && last > best * 1.01).then_some((best_step, best, last))
 }

@@ -129,8 +129,21 @@ pub fn get_batch<B: Backend, R: Rng>(
     device: &B::Device,
 ) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
     let starts = batch_starts(tokens.len(), context_length, batch_size, rng);
-    let (x, y) = batch_ids(tokens, &starts, context_length);
-    let shape = [batch_size, context_length];
+    batch_tensors(tokens, &starts, context_length, device)
+}
+
+/// The windows starting at `starts` as input and target tensors on `device`.
+///
+/// # Shapes
+/// → inputs `[starts.len(), m]`, targets `[starts.len(), m]`.
+pub fn batch_tensors<B: Backend>(
+    tokens: &TokenSlice<'_>,
+    starts: &[usize],
+    context_length: usize,
+    device: &B::Device,
+) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
+    let (x, y) = batch_ids(tokens, starts, context_length);
+    let shape = [starts.len(), context_length];
     (Tensor::from_data(TensorData::new(x, shape), device), Tensor::from_data(TensorData::new(y, shape), device))
 }
 

@@ -7,6 +7,8 @@
 //! * [`adamw`] / [`optimizer`] — AdamW with decoupled weight decay and global gradient clipping;
 //! * [`trainer`] — one training step, validation and the run's metrics, written `async` with only
 //!   asynchronous device reads, so the browser (WebGPU forbids blocking reads) runs the very same loop;
+//! * [`parallel`] — data parallelism: the batch sharded across ranks, gradients averaged in buckets
+//!   by a [`parallel::Collective`] (the CLI's is MPI), replicas checked for drift;
 //! * [`run`] — the loop both front ends drive (validation and checkpoint cadence, user stops);
 //! * [`plan`] / [`plan_form`] — a run's plan (model, settings, tokenizer, data) and its defaults,
 //!   parsed from the CLI's flags and the page's form alike (no burn);
@@ -34,6 +36,8 @@ pub mod feasibility;
 pub mod forms;
 #[cfg(feature = "model")]
 pub mod optimizer;
+#[cfg(feature = "model")]
+pub mod parallel;
 pub mod plan;
 pub mod plan_form;
 #[cfg(feature = "model")]

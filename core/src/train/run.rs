@@ -4,11 +4,17 @@
 //!
 //! The CLI and the browser differ only in their [`RunHooks`]: how they show a step, how they store
 //! a checkpoint, when they ask to stop.
+//!
+//! In a data-parallel run (`super::parallel`) every rank runs this loop in lockstep: the losses
+//! the hooks see are averaged over the ranks, a stop asked on any rank stops all of them at the
+//! same step, the replicas are checked for drift at every checkpoint and every
+//! `parallel::CHECK_EVERY` steps, and only rank 0 saves checkpoints.
 
 use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::{save, Checkpoint};
 use super::data::TokenSlice;
+use super::parallel::CHECK_EVERY;
 use super::trainer::{PendingStep, Trainer};
 use super::TrainError;
 use crate::telemetry::StepMetrics;
@@ -85,7 +91,9 @@ pub async fn run<B: AutodiffBackend>(
         val_loss = Some(v);
     }
     let mut last_loss = None;
-    let read_ahead = hooks.read_ahead();
+    // A data-parallel step already waits for its gradients' reduction; reading ahead would also
+    // make the ranks' loss averages interleave with the next step's reduction.
+    let read_ahead = hooks.read_ahead() && trainer.shard().ranks == 1;
     // A step queued but not read yet (read-ahead), and when the last step was read: with
     // read-ahead a step's time is the interval between reads (queue-to-read would span two steps).
     let mut pending: Option<PendingStep<B>> = None;
@@ -93,13 +101,11 @@ pub async fn run<B: AutodiffBackend>(
     while !trainer.is_done() {
         if !hooks.between_steps(trainer).await {
             if let Some(p) = pending.take() {
-                let m = read(p, read_ahead.then_some(last_read)).await?;
+                let m = read(trainer, p, read_ahead.then_some(last_read)).await?;
                 last_loss = Some(m.loss);
                 hooks.on_step(&m);
             }
-            let ckpt =
-                save(trainer, spec.tokenizer, spec.tokenizer_source, last_loss, val_loss, spec.data_name).await?;
-            hooks.on_checkpoint(ckpt)?;
+            save_if_lead(trainer, spec, hooks, last_loss, val_loss).await?;
             return Ok(RunEnd::Stopped { step: trainer.step() });
         }
         let queued = trainer.queue_step(&spec.train);
@@ -108,7 +114,7 @@ pub async fn run<B: AutodiffBackend>(
         let boundary = step % eval_every == 0 || trainer.is_done() || checkpoint_due;
         let mut keep_going = true;
         if let Some(p) = pending.take() {
-            let m = read(p, read_ahead.then_some(last_read)).await?;
+            let m = read(trainer, p, read_ahead.then_some(last_read)).await?;
             last_read = Instant::now();
             last_loss = Some(m.loss);
             keep_going = hooks.on_step(&m);
@@ -117,19 +123,21 @@ pub async fn run<B: AutodiffBackend>(
             pending = Some(queued);
             continue;
         }
-        let metrics = read(queued, read_ahead.then_some(last_read)).await?;
+        let metrics = read(trainer, queued, read_ahead.then_some(last_read)).await?;
         last_read = Instant::now();
         last_loss = Some(metrics.loss);
-        let keep_going = hooks.on_step(&metrics) && keep_going;
+        let keep_going = trainer.all_continue(hooks.on_step(&metrics) && keep_going);
         if step % eval_every == 0 || trainer.is_done() {
             let v = trainer.evaluate(&spec.val).await?;
             hooks.on_eval(step, v);
             val_loss = Some(v);
         }
-        if checkpoint_due || trainer.is_done() || !keep_going {
-            let ckpt =
-                save(trainer, spec.tokenizer, spec.tokenizer_source, last_loss, val_loss, spec.data_name).await?;
-            hooks.on_checkpoint(ckpt)?;
+        let saves = checkpoint_due || trainer.is_done() || !keep_going;
+        if saves || step % CHECK_EVERY == 0 {
+            trainer.check_replicas()?;
+        }
+        if saves {
+            save_if_lead(trainer, spec, hooks, last_loss, val_loss).await?;
         }
         if !keep_going {
             return Ok(RunEnd::Stopped { step });
@@ -138,11 +146,33 @@ pub async fn run<B: AutodiffBackend>(
     Ok(RunEnd::Finished { step: trainer.step(), val_loss: val_loss.unwrap_or(f64::NAN) })
 }
 
-/// A queued step's numbers; `since` (read-ahead) makes its time the interval since the last read.
-async fn read<B: AutodiffBackend>(step: PendingStep<B>, since: Option<Instant>) -> Result<StepMetrics, TrainError> {
+/// A queued step's numbers, its loss averaged over the ranks; `since` (read-ahead) makes its time
+/// the interval since the last read.
+async fn read<B: AutodiffBackend>(
+    trainer: &mut Trainer<B>,
+    step: PendingStep<B>,
+    since: Option<Instant>,
+) -> Result<StepMetrics, TrainError> {
     let mut m = step.read().await?;
     if let Some(t) = since {
         m.seconds = t.elapsed().as_secs_f64();
     }
+    m.loss = trainer.mean_across_ranks(m.loss);
     Ok(m)
+}
+
+/// Saves a checkpoint through the hooks, on the only process or rank 0 (the ranks' weights are
+/// identical, checked before every save).
+async fn save_if_lead<B: AutodiffBackend>(
+    trainer: &Trainer<B>,
+    spec: &RunSpec<'_>,
+    hooks: &mut impl RunHooks,
+    loss: Option<f64>,
+    val_loss: Option<f64>,
+) -> Result<(), TrainError> {
+    if trainer.is_lead() {
+        let ckpt = save(trainer, spec.tokenizer, spec.tokenizer_source, loss, val_loss, spec.data_name).await?;
+        hooks.on_checkpoint(ckpt)?;
+    }
+    Ok(())
 }

@@ -17,14 +17,15 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use super::adamw::AdamWConfig;
-use super::data::{get_batch, TokenSlice};
+use super::data::{batch_starts, batch_tensors, TokenSlice};
 use super::optimizer::AdamW;
+use super::parallel::{self, Collective, Shard};
 use super::plan::{AttentionKernel, Precision, TrainingPlan};
 use super::schedule::cosine_lr;
 use super::TrainError;
 use crate::model::ops::cross_entropy;
 use crate::model::{TransformerConfig, TransformerLm};
-use crate::telemetry::{MoeMetrics, StepMetrics};
+use crate::telemetry::{CommTiming, MoeMetrics, StepMetrics};
 
 /// The run's hyper-parameters (the model's shape is [`TransformerConfig`]).
 #[derive(Config, Debug, PartialEq)]
@@ -32,6 +33,8 @@ pub struct TrainConfig {
     /// Optimizer steps in the whole run (the cosine schedule ends here).
     #[config(default = 1000)]
     pub steps: usize,
+    /// Windows per step across all ranks (a data-parallel run's global batch; each of R ranks
+    /// trains on `batch_size / R` of them, see `parallel`).
     #[config(default = 32)]
     pub batch_size: usize,
     #[config(default = 1e-3)]
@@ -137,7 +140,9 @@ pub struct RngState {
     pub word_pos: String,
 }
 
-/// A model, its optimizer and the batch RNG: everything a checkpoint must restore.
+/// A model, its optimizer and the batch RNG: everything a checkpoint must restore; and, in a
+/// data-parallel run, the group of ranks it trains with (not saved: a checkpoint resumes on any
+/// rank count).
 pub struct Trainer<B: AutodiffBackend> {
     model: Option<TransformerLm<B>>,
     pub optimizer: AdamW<B>,
@@ -146,6 +151,9 @@ pub struct Trainer<B: AutodiffBackend> {
     rng: ChaCha8Rng,
     pub tokens_seen: u64,
     device: B::Device,
+    group: Option<Box<dyn Collective>>,
+    /// Gradient bucket size of a data-parallel run.
+    pub bucket_bytes: usize,
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -167,6 +175,8 @@ impl<B: AutodiffBackend> Trainer<B> {
             rng,
             tokens_seen: 0,
             device: device.clone(),
+            group: None,
+            bucket_bytes: parallel::DEFAULT_BUCKET_BYTES,
         })
     }
 
@@ -195,6 +205,8 @@ impl<B: AutodiffBackend> Trainer<B> {
             rng: chacha,
             tokens_seen,
             device: device.clone(),
+            group: None,
+            bucket_bytes: parallel::DEFAULT_BUCKET_BYTES,
         })
     }
 
@@ -204,6 +216,60 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     pub fn device(&self) -> &B::Device {
         &self.device
+    }
+
+    /// Trains from now on as one rank of `group` (see `parallel`): the global batch
+    /// (`config.batch_size`) is shared equally, so the rank count must divide it. Every rank must
+    /// start from the same weights, optimizer state and RNG position (the same seed or checkpoint).
+    pub fn join(&mut self, group: Box<dyn Collective>) -> Result<(), TrainError> {
+        Shard { rank: group.rank(), ranks: group.ranks() }.per_rank(self.config.batch_size)?;
+        self.group = Some(group);
+        Ok(())
+    }
+
+    /// Which slice of each global batch this process trains on.
+    pub fn shard(&self) -> Shard {
+        self.group.as_ref().map_or(Shard::ALONE, |g| Shard { rank: g.rank(), ranks: g.ranks() })
+    }
+
+    /// Whether this process logs and writes checkpoints: the only one, or rank 0.
+    pub fn is_lead(&self) -> bool {
+        self.shard().rank == 0
+    }
+
+    /// The mean over ranks of a number each rank measured on its own shard (the number itself when
+    /// training alone).
+    pub fn mean_across_ranks(&mut self, value: f64) -> f64 {
+        match self.group.as_mut() {
+            Some(g) => {
+                let mut v = [value];
+                g.all_reduce_f64(&mut v);
+                v[0] / g.ranks() as f64
+            }
+            None => value,
+        }
+    }
+
+    /// Whether every rank wants to go on: one rank's stop (Ctrl-C, a signal) stops them all at
+    /// the same step, so all of them save and leave together.
+    pub fn all_continue(&mut self, keep_going: bool) -> bool {
+        match self.group.as_mut() {
+            Some(g) => {
+                let mut stops = [if keep_going { 0.0 } else { 1.0 }];
+                g.all_reduce_f64(&mut stops);
+                stops[0] == 0.0
+            }
+            None => keep_going,
+        }
+    }
+
+    /// In a data-parallel run, checks that every rank holds bit-identical weights (see
+    /// `parallel::check_replicas`); nothing when training alone.
+    pub fn check_replicas(&mut self) -> Result<(), TrainError> {
+        let step = self.step();
+        let Some(group) = self.group.as_mut() else { return Ok(()) };
+        let hash = parallel::weights_checksum(self.model.as_ref().expect("the model is present between steps"));
+        parallel::check_replicas(group.as_mut(), hash, step)
     }
 
     /// Switches what the forward pass computes in (refused where the backend lacks it).
@@ -253,10 +319,17 @@ impl<B: AutodiffBackend> Trainer<B> {
         let step = self.step();
         let lr = self.config.lr_at(step);
         let (batch, ctx) = (self.config.batch_size, self.model_config.context_length);
-        let (inputs, targets) = get_batch::<B, _>(train, batch, ctx, &mut self.rng, &self.device);
+        // The global batch's windows, from the one stream every rank advances alike; this rank
+        // trains on its slice (all of them when alone).
+        let starts = batch_starts(train.len(), ctx, batch, &mut self.rng);
+        let (inputs, targets) = batch_tensors::<B>(train, self.shard().slice(&starts), ctx, &self.device);
         let model = self.model.take().expect("the model is present between steps");
         let loss = training_loss(&model, self.model_config.moe.as_ref(), inputs, targets);
-        let grads = GradientsParams::from_grads(loss.total.backward(), &model);
+        let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
+        let comm = self
+            .group
+            .as_mut()
+            .map(|g| parallel::reduce_gradients::<B, _>(&model, &mut grads, g.as_mut(), self.bucket_bytes));
         let (model, grad_norm) = self.optimizer.step(model, grads, lr, self.config.max_grad_norm);
         self.model = Some(model);
         self.tokens_seen += (batch * ctx) as u64;
@@ -269,23 +342,27 @@ impl<B: AutodiffBackend> Trainer<B> {
             grad_norm,
             router: loss.router.map(|(summary, routed)| (summary.inner(), routed)),
             num_experts: self.model_config.moe.as_ref().map(|c| c.num_experts),
+            comm,
         }
     }
 
-    /// Mean loss over `eval_batches` windows of `val` drawn by a fixed RNG (the same windows at
-    /// every evaluation), without autodiff.
-    pub async fn evaluate(&self, val: &TokenSlice<'_>) -> Result<f64, TrainError> {
+    /// Mean loss over `eval_batches` batches of `val` drawn by a fixed RNG (the same windows at
+    /// every evaluation), without autodiff; in a data-parallel run each rank scores its slice of
+    /// every batch and the means are averaged.
+    pub async fn evaluate(&mut self, val: &TokenSlice<'_>) -> Result<f64, TrainError> {
         let model = self.model().valid();
         let device = self.device.clone();
-        evaluate(
+        let local = evaluate_shard(
             &model,
             val,
             self.config.batch_size,
             self.model_config.context_length,
             self.config.eval_batches,
+            self.shard(),
             &device,
         )
-        .await
+        .await?;
+        Ok(self.mean_across_ranks(local))
     }
 }
 
@@ -299,6 +376,7 @@ pub struct PendingStep<B: AutodiffBackend> {
     grad_norm: Tensor<B::InnerBackend, 1>,
     router: Option<(Tensor<B::InnerBackend, 1>, usize)>,
     num_experts: Option<usize>,
+    comm: Option<CommTiming>,
 }
 
 impl<B: AutodiffBackend> PendingStep<B> {
@@ -326,11 +404,12 @@ impl<B: AutodiffBackend> PendingStep<B> {
             tokens_seen: self.tokens_seen,
             seconds: self.started.elapsed().as_secs_f64(),
             moe,
+            comm: self.comm,
         })
     }
 }
 
-/// Mean validation loss of `model` over `batches` fixed windows of `val`.
+/// Mean validation loss of `model` over `batches` fixed batches of `val`.
 pub async fn evaluate<B: Backend>(
     model: &TransformerLm<B>,
     val: &TokenSlice<'_>,
@@ -339,10 +418,25 @@ pub async fn evaluate<B: Backend>(
     batches: usize,
     device: &B::Device,
 ) -> Result<f64, TrainError> {
+    evaluate_shard(model, val, batch_size, context_length, batches, Shard::ALONE, device).await
+}
+
+/// [`evaluate`] on `shard`'s slice of every batch (the windows are drawn for the whole batch, so
+/// the ranks' slices together are exactly the batches one process would score).
+pub async fn evaluate_shard<B: Backend>(
+    model: &TransformerLm<B>,
+    val: &TokenSlice<'_>,
+    batch_size: usize,
+    context_length: usize,
+    batches: usize,
+    shard: Shard,
+    device: &B::Device,
+) -> Result<f64, TrainError> {
     let mut rng = ChaCha8Rng::seed_from_u64(0x7e57_da7a);
     let mut total: Option<Tensor<B, 1>> = None;
     for _ in 0..batches {
-        let (inputs, targets) = get_batch::<B, _>(val, batch_size, context_length, &mut rng, device);
+        let starts = batch_starts(val.len(), context_length, batch_size, &mut rng);
+        let (inputs, targets) = batch_tensors::<B>(val, shard.slice(&starts), context_length, device);
         let loss = lm_loss(model, inputs, targets);
         total = Some(match total {
             Some(t) => t + loss,

@@ -283,6 +283,39 @@ pub struct MemoryArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ParallelArgs {
+    /// Parameters N (gradients all-reduced every step).
+    #[arg(long, allow_negative_numbers = true, default_value = "124M")]
+    pub params: String,
+    /// Data-parallel GPUs G.
+    #[arg(long, allow_negative_numbers = true, default_value = "8")]
+    pub gpus: String,
+    /// Bytes per gradient element sent (2: bf16, 4: fp32).
+    #[arg(long, allow_negative_numbers = true, default_value = "2")]
+    pub grad_bytes: String,
+    /// The link the ring runs over: nvlink3, nvlink4, nvlink5, pcie4, pcie5, ib-hdr, ib-ndr, ib-xdr,
+    /// eth-100g, eth-400g.
+    #[arg(long, default_value = "nvlink4", conflicts_with = "bandwidth_gbps")]
+    pub link: String,
+    /// A link's bandwidth in GB/s per GPU per direction, instead of --link.
+    #[arg(long, allow_negative_numbers = true)]
+    pub bandwidth_gbps: Option<String>,
+    /// The GPU computing each step (catalog name).
+    #[arg(long, default_value = "h100")]
+    pub gpu: String,
+    #[arg(long, allow_negative_numbers = true, default_value = "0.5")]
+    pub mfu: String,
+    /// Tokens each GPU processes per step (its batch × context).
+    #[arg(long, allow_negative_numbers = true, default_value = "32768")]
+    pub tokens_per_gpu: String,
+    /// fp32, or mixed-bf16 (the compute peak and the ZeRO table's bytes per parameter).
+    #[arg(long, default_value = "mixed-bf16")]
+    pub precision: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct TensorArgs {
     /// Shape, e.g. 4x8 or "[4, 8]".
     #[arg(long, allow_negative_numbers = true)]

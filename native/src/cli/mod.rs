@@ -99,4 +99,7 @@ pub enum EstimateCommand {
     Memory(MemoryArgs),
     /// Bytes of one tensor: shape × dtype.
     Tensor(TensorArgs),
+    /// Data parallelism's cost: ring all-reduce vs compute per step, the batch that hides it,
+    /// memory per GPU with ZeRO 1–3, and how the 1,024-H100 example splits into TP × PP × DP.
+    Parallel(ParallelArgs),
 }

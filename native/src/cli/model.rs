@@ -83,6 +83,22 @@ pub struct TrainModelArgs {
     /// One JSON object per line: the setup, then each logged step, evaluation and the end.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub ranks: RankArgs,
+}
+
+/// Data parallelism under `mpirun -n N lmlab train …` (built with the `mpi` feature): nothing to
+/// set for it to work; `--batch` is per rank, so the global batch is N × batch.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RankArgs {
+    /// Ranks other than 0 write their log to DIR/rank-R.log (by default it is discarded; rank 0
+    /// prints the job's log and writes its checkpoints).
+    #[arg(long, value_name = "DIR")]
+    pub rank_log: Option<std::path::PathBuf>,
+    /// Gradient bucket size in MiB for the reduction across ranks (PyTorch DDP's 25 by default):
+    /// a bucket is sent while the next one is packed.
+    #[arg(long, default_value = "25")]
+    pub bucket_mb: String,
 }
 
 /// Mixture-of-experts settings on top of the preset or config (`--experts` makes a dense model MoE).

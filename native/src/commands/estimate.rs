@@ -1,12 +1,13 @@
 //! `lmlab estimate …`: the compute lab.
 
+use lmlab::accounting::parallel::{self, ParallelForm};
 use lmlab::accounting::{ClusterForm, MemoryForm, ModelChoice, ParamCount, ShapeForm, TimeForm};
 use lmlab::precision::{parse_shape, tensor_bytes, Format};
-use lmlab::units::{format_bytes, format_count, format_duration, format_number, parse_count};
+use lmlab::units::{format_bytes, format_count, format_duration, format_number, format_step_time, parse_count};
 use lmlab::InputError;
 use serde::Serialize;
 
-use crate::cli::{MemoryArgs, ModelArgs, ShapeArgs, TensorArgs, TimeArgs};
+use crate::cli::{MemoryArgs, ModelArgs, ParallelArgs, ShapeArgs, TensorArgs, TimeArgs};
 use crate::report::{print_json, print_pairs, print_table};
 
 fn text(v: &Option<String>) -> String {
@@ -280,5 +281,118 @@ pub fn tensor(args: &TensorArgs) -> Result<(), InputError> {
             m.shape, format, m.elements, m.bytes_per_element, m.bytes, m.human
         );
     }
+    Ok(())
+}
+
+/// `lmlab estimate parallel`: the data-parallel lesson's numbers for one configuration, the ZeRO
+/// table, and the seed's 1,024-H100 split.
+pub fn parallel(args: &ParallelArgs) -> Result<(), InputError> {
+    let form = ParallelForm {
+        params: args.params.clone(),
+        gpus: args.gpus.clone(),
+        grad_bytes: args.grad_bytes.clone(),
+        link: args.link.clone(),
+        bandwidth_gbps: text(&args.bandwidth_gbps),
+        gpu: args.gpu.clone(),
+        mfu: args.mfu.clone(),
+        tokens_per_gpu: args.tokens_per_gpu.clone(),
+        precision: args.precision.clone(),
+    };
+    let r = form.evaluate()?;
+    let split = parallel::seed_split();
+    if args.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            report: &'a parallel::ParallelReport,
+            seed_split: &'a parallel::Split3d,
+        }
+        print_json(&Out { report: &r, seed_split: &split });
+        return Ok(());
+    }
+    let ms = format_step_time;
+    // Links and memory in decimal gigabytes, as vendors quote them.
+    let gb = |bytes: f64| format!("{} GB", format_number(bytes / 1e9));
+    let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+    print_pairs(&[
+        ("parameters", format_count(r.params)),
+        ("data-parallel GPUs", format!("{} × {}", r.gpus, r.gpu)),
+        ("link", format!("{} — {}/s per GPU per direction", r.link, gb(r.link_bytes_per_s))),
+        (
+            "gradients per step",
+            format!("{} ({} bytes × {})", gb(r.grad_bytes), r.grad_bytes_per_param, format_count(r.params)),
+        ),
+        (
+            "ring all-reduce",
+            format!(
+                "{} = 2(G−1)/G = {:.3} × {} / {}/s",
+                ms(r.comm_s),
+                r.ring_factor,
+                gb(r.grad_bytes),
+                gb(r.link_bytes_per_s)
+            ),
+        ),
+        (
+            "compute per step",
+            format!(
+                "{} = 6 × N × {} tokens / ({:.0} TFLOP/s × MFU {}); forward {}, backward {}",
+                ms(r.compute_s),
+                format_count(r.tokens_per_gpu),
+                r.peak_flops / 1e12,
+                r.mfu,
+                ms(r.forward_s),
+                ms(r.backward_s)
+            ),
+        ),
+        (
+            "step, reduce after backward",
+            format!("{} — {} of linear scaling", ms(r.step_serial_s), pct(r.efficiency_serial)),
+        ),
+        (
+            "step, overlapped (buckets)",
+            format!("{} — {} of linear scaling", ms(r.step_overlapped_s), pct(r.efficiency_overlapped)),
+        ),
+        (
+            "hides behind the backward",
+            format!(
+                "from {} tokens per GPU per step (now {}); N cancels out",
+                format_count(r.hide_tokens_per_gpu.ceil()),
+                format_count(r.tokens_per_gpu)
+            ),
+        ),
+    ]);
+    println!("\nmodel states per GPU ({} of memory each):", gb(r.memory_bytes));
+    let rows: Vec<Vec<String>> = r
+        .zero
+        .iter()
+        .map(|z| {
+            vec![
+                z.label.to_string(),
+                gb(z.weights),
+                gb(z.gradients),
+                gb(z.optimizer),
+                gb(z.total),
+                if z.total <= r.memory_bytes { "yes".into() } else { "no".into() },
+                format!("{}×", z.comm_factor),
+            ]
+        })
+        .collect();
+    print_table(&["", "weights", "gradients", "optimizer", "total", "fits", "communication"], &rows);
+    println!(
+        "\nthe seed's example, {} parameters on {} H100s ({} per node): tensor {} × pipeline {} × data {}\n  {}\n  \
+         data-parallel all-reduce of each GPU's {} of bf16 gradients over InfiniBand NDR: {} per step, against {} of \
+         compute per step at a {}-token global batch and 50% MFU",
+        format_count(split.params),
+        split.gpus,
+        split.gpus_per_node,
+        split.tensor,
+        split.pipeline,
+        split.data,
+        split.why,
+        gb(split.dp_grad_bytes),
+        ms(split.dp_comm_s),
+        ms(split.compute_s),
+        format_count(split.global_batch_tokens)
+    );
     Ok(())
 }

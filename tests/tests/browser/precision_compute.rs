@@ -152,5 +152,33 @@ async fn precision_and_compute_labs_in_chromium() {
     assert!((total / 46.7e9 - 1.0).abs() < 0.005 && (active / 12.9e9 - 1.0).abs() < 0.005, "{total} / {active}");
     b.shot_of("#params-table", "38-compute-mixtral.png").await;
 
+    // Data parallelism: a 7B model's bf16 gradients across 8 H100s over NVLink, then over 100 GbE —
+    // the ring all-reduce by hand (2·7/8 × 14 GB / 450 GB/s) and the CLI's numbers to the last bit.
+    b.type_into("#dp-params", "7B").await;
+    b.wait_text("#dp-comm", |t| t.starts_with("54.4 ms")).await;
+    let cli = cli_json(&["estimate", "parallel", "--params", "7B", "--gpus", "8", "--json"]);
+    let page_comm: f64 = b.attr("#dp-comm", "data-seconds").await.parse().unwrap();
+    assert_eq!(page_comm, cli["comm_s"].as_f64().unwrap());
+    assert!((page_comm - 1.75 * 14e9 / 450e9).abs() < 1e-12);
+    let hide_nvlink: f64 = b.attr("#dp-hide", "data-tokens").await.parse().unwrap();
+    assert_eq!(hide_nvlink, cli["hide_tokens_per_gpu"].as_f64().unwrap());
+    assert_eq!(b.count("#dp-links tbody tr").await, 10);
+    let zero = b.texts("#dp-zero tbody tr").await;
+    assert_eq!(zero.len(), 4);
+    assert!(zero[3].contains("14 GB") || zero[3].contains("13.04 GiB"), "ZeRO-3: 16 × 7e9 / 8 bytes: {zero:?}");
+    b.select("#dp-link", "eth-100g").await;
+    b.wait_text("#dp-comm", |t| t.contains("Ethernet")).await;
+    let hide_eth: f64 = b.attr("#dp-hide", "data-tokens").await.parse().unwrap();
+    assert!((hide_eth / hide_nvlink - 36.0).abs() < 1e-9, "450 / 12.5 GB/s: {hide_eth} vs {hide_nvlink}");
+    b.wait_text("#dp-split-shape", |t| t.contains("tensor 8 × pipeline 1 × data 128")).await;
+    b.type_into("#dp-gpus", "0").await;
+    let err = b.wait_text("#data-parallel .field.invalid .error", |t| !t.is_empty()).await;
+    assert!(err.contains("--gpus") || err.contains('0'), "{err}");
+    b.type_into("#dp-gpus", "8").await;
+    b.type_into("#exercise-allreduce-7b-nvlink input.answer", "0.054").await;
+    b.click("#exercise-allreduce-7b-nvlink button.check").await;
+    b.wait_text("#exercise-allreduce-7b-nvlink .verdict .message", |t| t.starts_with("Right")).await;
+    b.shot_of("#data-parallel", "39-compute-data-parallel.png").await;
+
     b.quit().await;
 }

@@ -7,6 +7,7 @@ mod attention;
 mod hardware;
 mod labs;
 mod main_job;
+mod parallel;
 mod precision;
 mod scaling;
 mod train;

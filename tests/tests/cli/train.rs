@@ -8,30 +8,17 @@ use std::process::{Command, Stdio};
 
 use lmlab::train::archive;
 use lmlab::train::protocol::Corpus;
-use lmlab_acceptance::{lmlab, run_lmlab as run};
+use lmlab_acceptance::{lmlab, run_lmlab as run, scratch_dir, small_training_setup};
 use serde_json::Value;
 
-/// A fresh directory under the system temp dir.
+/// A fresh directory for this test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lmlab-train-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch_dir("train-cli", name)
 }
 
 /// 40 KB of the bundled corpus and a 1-layer model config.
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let corpus =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tinyshakespeare.txt")).unwrap();
-    let data = dir.join("small.txt");
-    std::fs::write(&data, &corpus[..40_000]).unwrap();
-    let config = dir.join("model.json");
-    std::fs::write(
-        &config,
-        r#"{"vocab_size": 300, "context_length": 32, "d_model": 32, "num_layers": 1, "num_heads": 2, "d_ff": 64, "rope_theta": 10000.0}"#,
-    )
-    .unwrap();
-    (data, config)
+    small_training_setup(dir)
 }
 
 fn lines(stdout: &str) -> Vec<Value> {

@@ -14,6 +14,7 @@ use yew::prelude::*;
 use crate::components::charts::{Bar, BarChart, Segment, StackedBar};
 use crate::components::exercises::Exercises;
 use crate::components::field::{SelectField, TextField};
+use crate::pages::compute_parallel::ParallelSection;
 use crate::route::{self, Page, Route};
 
 #[derive(Properties, PartialEq)]
@@ -305,6 +306,7 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
                 </div>
                 { memory_view(&ev.memory, &visible) }
             </section>
+            <ParallelSection />
             <Exercises exercises={exercises()} />
         </section>
     }

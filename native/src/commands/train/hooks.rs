@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use lmlab::telemetry::{MoeMetrics, StepMeter, StepMetrics, Throughput};
+use lmlab::telemetry::{CommTiming, MoeMetrics, StepMeter, StepMetrics, Throughput};
 use lmlab::train::checkpoint::Checkpoint;
 use lmlab::train::protocol::RunInfo;
 use lmlab::train::run::RunHooks;
@@ -32,6 +32,8 @@ pub struct CliHooks {
     moe: Option<MoeMetrics>,
     /// A file every checkpoint carries (`corpus.txt`, when the resumed checkpoint had one).
     pub carry: Option<Vec<u8>>,
+    /// A data-parallel run's communication so far (steps, totals), for the log and the summary.
+    pub comm: Option<(usize, CommTiming)>,
 }
 
 impl CliHooks {
@@ -62,6 +64,7 @@ impl CliHooks {
             saved_step: None,
             moe: None,
             carry: None,
+            comm: None,
         }
     }
 
@@ -74,7 +77,22 @@ impl CliHooks {
     fn progress_note(&self) -> String {
         let speed = self.speed.map_or(String::new(), |t| format!(", {:.0} tokens/s", t.tokens_per_s));
         let mfu = self.speed.and_then(|t| t.mfu).map_or(String::new(), |u| format!(", MFU {:.1}%", 100.0 * u));
-        format!(" ({:.0} s{speed}{mfu})", self.started.elapsed().as_secs_f64())
+        format!(" ({:.0} s{speed}{mfu}{})", self.started.elapsed().as_secs_f64(), self.comm_note())
+    }
+
+    /// A data-parallel run's communication per step so far: what hid behind packing the next
+    /// buckets and what the steps waited for.
+    pub fn comm_note(&self) -> String {
+        self.comm.as_ref().map_or(String::new(), |(steps, t)| {
+            let n = (*steps).max(1) as f64;
+            format!(
+                ", all-reduce {} in {} bucket(s)/step: {:.1} ms hidden, {:.1} ms exposed",
+                lmlab::units::format_bytes(t.bytes as f64 / n),
+                (t.buckets as f64 / n).round(),
+                1e3 * t.hidden_s / n,
+                1e3 * t.exposed_s / n
+            )
+        })
     }
 
     /// The router's health for logs: balance loss (1 = even), the busiest expert against an even
@@ -92,14 +110,18 @@ impl CliHooks {
     }
 }
 
-/// The flag Ctrl-C sets (one per process: a sweep's runs share it); a second Ctrl-C while saving
-/// exits at once.
+/// The flag Ctrl-C (or SIGTERM) sets (one per process: a sweep's runs share it); a second one
+/// while saving exits at once.
 pub fn ctrl_c() -> Arc<AtomicBool> {
     static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
     STOP.get_or_init(|| {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let _ = ctrlc::set_handler(move || {
+            // A rank of a data-parallel job is being ended by its launcher: it reports and exits.
+            if crate::ranks::on_signal() {
+                return;
+            }
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
@@ -121,13 +143,18 @@ impl RunHooks for CliHooks {
         // the page's live panel uses the same meter.
         self.meter.record(m.seconds);
         self.speed = self.meter.throughput();
+        if let Some(c) = &m.comm {
+            let (steps, total) = self.comm.get_or_insert((0, CommTiming::default()));
+            *steps += 1;
+            total.add(c);
+        }
         if m.step % self.log_every == 0 && self.json {
             println!(
                 "{}",
                 json!({"event": "step", "step": m.step, "loss": m.loss, "lr": m.lr, "grad_norm": m.grad_norm,
                        "tokens_seen": m.tokens_seen, "step_seconds": m.seconds,
                        "tokens_per_s": self.speed.map(|t| t.tokens_per_s), "mfu": self.speed.and_then(|t| t.mfu),
-                       "moe": m.moe})
+                       "moe": m.moe, "comm": m.comm})
             );
         }
         let val = self.val_loss.map_or(String::new(), |v| format!("  val {v:.3}"));
@@ -161,6 +188,7 @@ impl RunHooks for CliHooks {
         checkpoint_dir::write(&self.out, &checkpoint)?;
         let state = checkpoint.state()?;
         self.saved_step = Some(state.step);
+        crate::ranks::saved(state.step);
         if self.json {
             println!("{}", json!({"event": "checkpoint", "step": state.step, "dir": self.out.display().to_string()}));
         }

@@ -2,7 +2,8 @@
 //! (`lmlab::train::plan`, the same plan the Train page makes from its form), the data is read or
 //! memory-mapped ([`data`]), `lmlab::train::prepare` sets the run up on the device, and
 //! `lmlab::train::run` trains it with the CLI's hooks ([`hooks`]). This file only maps flags and
-//! prints.
+//! prints. Under `mpirun` each process joins the job as one rank first (`crate::ranks`); the
+//! flags mean the same, `--batch` being each rank's share.
 
 pub mod data;
 pub mod hooks;
@@ -15,6 +16,7 @@ use clap::Parser;
 use lmlab::accounting::ShapeForm;
 use lmlab::train::archive;
 use lmlab::train::checkpoint::Checkpoint;
+use lmlab::train::parallel::Collective;
 use lmlab::train::plan::{default_checkpoint_every, AttentionKernel, DataChoice, Precision, RunPlan, TokenizerChoice};
 use lmlab::train::plan_form::{Labels, PlanForm};
 use lmlab::train::prepare::{self, DataInput, ResumeChanges, RunData, TokenizerSource};
@@ -30,6 +32,7 @@ use crate::checkpoint_dir;
 use crate::cli::{Cli, Command, TrainModelArgs};
 use crate::commands::sample::print_samples;
 use crate::commands::tokenize::read_text;
+use crate::ranks::{self, Launch};
 use crate::CliResult;
 use hooks::CliHooks;
 
@@ -102,6 +105,13 @@ enum Start {
 }
 
 pub fn train(args: &TrainModelArgs) -> CliResult {
+    // A rank of a data-parallel job joins it before anything else, so every rank fails alike.
+    let launch = ranks::launch();
+    let group = launch.as_ref().map(ranks::join).transpose()?;
+    if let Some(l) = launch.filter(|l| l.rank != 0) {
+        ranks::quiet_stdout(&l, args.ranks.rank_log.as_deref())?;
+    }
+    let bucket_mb = lmlab::units::parse_positive("--bucket-mb", &args.ranks.bucket_mb)?;
     let log_every = parse_count("--log-every", &args.log_every)? as usize;
     let steps = args.steps.as_deref().map(|s| parse_count("--steps", s)).transpose()?.map(|s| s as usize);
     let checkpoint_every =
@@ -138,7 +148,9 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
             (Start::Resume { checkpoint: Box::new(checkpoint), changes }, data, val, tokenizer, out)
         }
         None => {
-            let plan = plan_of(args)?;
+            let mut plan = plan_of(args)?;
+            // --batch is each rank's: the run (and its checkpoints) keep the global batch.
+            plan.training.batch_size *= launch.map_or(1, |l| l.ranks);
             let tokenizer = data::tokenizer(&plan.tokenizer)?;
             let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&plan.preset));
             let (data, val) = (plan.data.clone(), plan.val.clone());
@@ -157,11 +169,31 @@ pub fn train(args: &TrainModelArgs) -> CliResult {
     if trains_tokenizer && !args.json {
         println!("tokenizer: {} in {:.1} s", data.tokenizer_source, started.elapsed().as_secs_f64());
     }
-    let picked = pick_device(&args.device)?;
-    if !args.json {
+    let mut picked = pick_device(&args.device)?;
+    if let Some(l) = &launch {
+        picked = picked.for_local_rank(l.local_rank);
+        let host = std::env::var("HOSTNAME").unwrap_or_default();
+        if args.json {
+            let e = json!({"event": "rank", "rank": l.rank, "ranks": l.ranks, "local_rank": l.local_rank,
+                           "pid": std::process::id(), "host": host, "device": picked.describe()});
+            println!("{e}");
+        } else {
+            println!("rank {} of {} (pid {}{}): {}", l.rank, l.ranks, std::process::id(), host, picked.describe());
+        }
+    } else if !args.json {
         println!("device: {}", picked.describe());
     }
-    let job = TrainJob { start, data, out, checkpoint_every, log_every, json: args.json, carried };
+    let bucket_bytes = (bucket_mb * (1u64 << 20) as f64).round().max(4.0) as usize;
+    let job = TrainJob {
+        start,
+        data,
+        out,
+        checkpoint_every,
+        log_every,
+        json: args.json,
+        carried,
+        parallel: launch.zip(group).map(|(launch, group)| Parallel { launch, group, bucket_bytes }),
+    };
     run_job(&picked, job)
 }
 
@@ -175,10 +207,19 @@ struct TrainJob {
     json: bool,
     /// The corpus file the resumed checkpoint carried: every checkpoint of this run carries it too.
     carried: Option<Vec<u8>>,
+    /// This process's place in a data-parallel job (`mpirun`).
+    parallel: Option<Parallel>,
+}
+
+/// A rank's job and its collective.
+struct Parallel {
+    launch: Launch,
+    group: Box<dyn Collective>,
+    bucket_bytes: usize,
 }
 
 impl Job for TrainJob {
-    fn run<B: AutodiffBackend>(self, device: B::Device, picked: &Picked) -> CliResult {
+    fn run<B: AutodiffBackend>(mut self, device: B::Device, picked: &Picked) -> CliResult {
         let on = picked.label();
         let (mut trainer, info, every) = match &self.start {
             Start::New(plan) => {
@@ -194,8 +235,15 @@ impl Job for TrainJob {
                 (trainer, info, every)
             }
         };
+        let ranks = self.parallel.as_ref().map_or(1, |p| p.launch.ranks);
+        if let Some(p) = self.parallel.take() {
+            trainer.join(p.group)?;
+            trainer.bucket_bytes = p.bucket_bytes;
+            ranks::remember(&p.launch, &self.out, trainer.config.batch_size);
+        }
         print_header(&info, &trainer, &self.out, self.json);
-        let peak = picked.peak_flops(trainer.config.precision());
+        // MFU of a data-parallel run: against every rank's device together.
+        let peak = picked.peak_flops(trainer.config.precision()).map(|p| p * ranks as f64);
         let mut hooks = CliHooks::new(&info, peak, self.out.clone(), self.log_every, self.json);
         hooks.carry = self.carried.clone();
         let spec = self.data.spec(&trainer, self.checkpoint_every.unwrap_or(every))?;
@@ -227,6 +275,7 @@ impl Job for TrainJob {
 /// The run's header: one `setup` JSON line, or the model and data lines.
 fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &Path, json: bool) {
     let model = &trainer.model_config;
+    let ranks = trainer.shard().ranks;
     if json {
         let setup = json!({
             "event": "setup",
@@ -245,6 +294,8 @@ fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &
             "val_unigram_entropy": info.unigram_entropy,
             "flops_per_step": info.flops_per_step,
             "start_step": info.step,
+            "ranks": ranks,
+            "batch_per_rank": trainer.config.batch_size / ranks,
             "out": out.display().to_string(),
             "tokenizer": info.tokenizer,
         });
@@ -279,6 +330,16 @@ fn print_header<B: AutodiffBackend>(info: &RunInfo, trainer: &Trainer<B>, out: &
             m.z_loss_weight
         );
     }
+    if ranks > 1 {
+        println!(
+            "data parallel: {ranks} ranks × {} windows = {} per step (one stream draws each global batch, every rank \
+             trains on its slice); gradients averaged over MPI in {} buckets; replicas compared every {} steps",
+            trainer.config.batch_size / ranks,
+            trainer.config.batch_size,
+            lmlab::units::format_bytes(trainer.bucket_bytes as f64),
+            lmlab::train::parallel::CHECK_EVERY
+        );
+    }
     println!(
         "data: {} — {} training tokens, {} validation tokens; unigram entropy {:.3} nats/token (ln V = {:.3})",
         info.data,
@@ -305,12 +366,16 @@ fn print_end<B: AutodiffBackend>(
     };
     let entropy = info.unigram_entropy;
     if job.json {
+        let comm = hooks.comm.map(|(steps, t)| json!({"steps": steps, "total": t}));
         println!(
             "{}",
             json!({"event": "end", "step": step, "stopped": stopped, "val_loss": val_loss, "seconds": seconds,
-                   "val_unigram_entropy": entropy, "checkpoint": out.to_string()})
+                   "val_unigram_entropy": entropy, "checkpoint": out.to_string(), "comm": comm})
         );
         return Ok(());
+    }
+    if hooks.comm.is_some() {
+        println!("communication:{}", hooks.comm_note().trim_start_matches(','));
     }
     if stopped {
         println!("interrupted at step {step}: checkpoint saved to {out}; continue with: lmlab train --resume {out}");
@@ -320,6 +385,9 @@ fn print_end<B: AutodiffBackend>(
         "done: {step} steps in {seconds:.0} s; validation loss {val_loss:.3} nats/token vs unigram entropy {entropy:.3} ({:.0}% lower); checkpoint: {out}",
         100.0 * (1.0 - val_loss / entropy),
     );
+    if !trainer.is_lead() {
+        return Ok(());
+    }
     print_samples(
         trainer.model(),
         &trainer.model_config,
