@@ -383,7 +383,7 @@ pub fn parallel(args: &ParallelArgs) -> Result<(), InputError> {
          data-parallel all-reduce of each GPU's {} of bf16 gradients over InfiniBand NDR: {} per step, against {} of \
          compute per step at a {}-token global batch and 50% MFU",
         format_count(split.params),
-        split.gpus,
+        format_count(split.gpus as f64),
         split.gpus_per_node,
         split.tensor,
         split.pipeline,

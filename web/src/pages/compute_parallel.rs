@@ -174,15 +174,15 @@ fn report_view(r: &ParallelReport) -> Html {
             <h3>{"One step, overlapped"}</h3>
             <StackedBar id="dp-overlap-bar" segments={overlapped} capacity={scale} />
             <h3>{"Every link, same model and GPUs"}</h3>
-            <table class="data" id="dp-links">
+            <div class="table-scroll"><table class="data" id="dp-links">
                 <thead><tr><th>{"link"}</th><th>{"where"}</th><th>{"per GPU, one way"}</th><th>{"all-reduce"}</th><th>{"tokens/GPU to hide"}</th><th>{"now"}</th></tr></thead>
                 <tbody>{ for per_link }</tbody>
-            </table>
+            </table></div>
             <h3>{ format!("Model states per GPU with ZeRO ({} per GPU)", gb(r.memory_bytes)) }</h3>
-            <table class="data" id="dp-zero">
+            <div class="table-scroll"><table class="data" id="dp-zero">
                 <thead><tr><th></th><th>{"weights"}</th><th>{"gradients"}</th><th>{"optimizer"}</th><th>{"total"}</th><th>{"fits"}</th><th>{"communication"}</th></tr></thead>
                 <tbody>{ for zero }</tbody>
-            </table>
+            </table></div>
             <p class="hint">{"ZeRO (Rajbhandari et al., 2020) shards the optimizer states (stage 1), the gradients (2) and the weights (3) \
                 across the data-parallel GPUs; stages 1–2 cost no extra communication (a reduce-scatter plus an all-gather is an all-reduce), \
                 stage 3 gathers the weights again in the backward: 1.5×."}</p>
