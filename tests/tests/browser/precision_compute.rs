@@ -171,6 +171,14 @@ async fn precision_and_compute_labs_in_chromium() {
     let hide_eth: f64 = b.attr("#dp-hide", "data-tokens").await.parse().unwrap();
     assert!((hide_eth / hide_nvlink - 36.0).abs() < 1e-9, "450 / 12.5 GB/s: {hide_eth} vs {hide_nvlink}");
     b.wait_text("#dp-split-shape", |t| t.contains("tensor 8 × pipeline 1 × data 128")).await;
+    // The URL keeps the section's scenario with the rest of the page's.
+    let url = b.driver.current_url().await.unwrap();
+    assert!(url.as_str().contains("dp_params=7B") && url.as_str().contains("dp_link=eth-100g"), "{url}");
+    let eth_comm = b.attr("#dp-comm", "data-seconds").await;
+    b.goto(&format!("{}/#/precision", site.url)).await;
+    b.goto(url.as_str()).await;
+    b.wait_text("#dp-comm", |t| t.contains("Ethernet")).await;
+    assert_eq!(b.attr("#dp-comm", "data-seconds").await, eth_comm);
     b.type_into("#dp-gpus", "0").await;
     let err = b.wait_text("#data-parallel .field.invalid .error", |t| !t.is_empty()).await;
     assert!(err.contains("--gpus") || err.contains('0'), "{err}");

@@ -14,7 +14,7 @@ use yew::prelude::*;
 use crate::components::charts::{Bar, BarChart, Segment, StackedBar};
 use crate::components::exercises::Exercises;
 use crate::components::field::{SelectField, TextField};
-use crate::pages::compute_parallel::ParallelSection;
+use crate::pages::compute_parallel::{self, ParallelSection};
 use crate::route::{self, Page, Route};
 
 #[derive(Properties, PartialEq)]
@@ -76,7 +76,11 @@ const CUSTOM: &str = "custom";
 type Form = BTreeMap<&'static str, String>;
 
 fn initial(route: &Route) -> Form {
-    FIELDS.iter().map(|(k, d)| (*k, route.get(k).unwrap_or(d).to_string())).collect()
+    let mut form: Form = FIELDS.iter().map(|(k, d)| (*k, route.get(k).unwrap_or(d).to_string())).collect();
+    for key in compute_parallel::KEYS {
+        form.insert(key, route.get(key).map_or_else(|| compute_parallel::default_of(key), str::to_string));
+    }
+    form
 }
 
 /// Which page field an error from `lmlab` belongs to.
@@ -208,6 +212,15 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
             form.set(next);
         })
     };
+    // The data-parallel section's fields are plain keys of the same form.
+    let dp_change = {
+        let form = form.clone();
+        Callback::from(move |(key, v): (&'static str, String)| {
+            let mut next = (*form).clone();
+            next.insert(key, v);
+            form.set(next);
+        })
+    };
     let f = &*form;
     let value = |k: &str| AttrValue::from(f.get(k).cloned().unwrap_or_default());
     let ev = evaluate(f);
@@ -306,7 +319,8 @@ pub fn compute_lab(props: &ComputeProps) -> Html {
                 </div>
                 { memory_view(&ev.memory, &visible) }
             </section>
-            <ParallelSection />
+            <ParallelSection form={compute_parallel::form_of(|k| value(k).to_string())}
+                onchange={dp_change} />
             <Exercises exercises={exercises()} />
         </section>
     }

@@ -1,5 +1,7 @@
 //! The Compute lab's data-parallel lesson: what averaging gradients across GPUs costs
-//! (`lmlab::accounting::parallel`, the numbers `lmlab estimate parallel` prints).
+//! (`lmlab::accounting::parallel`, the numbers `lmlab estimate parallel` prints). Its inputs live
+//! in the Compute page's form under [`KEYS`] (so the URL keeps them with the rest of the scenario);
+//! the training precision is the Memory section's.
 
 use lmlab::accounting::gpu_catalog;
 use lmlab::accounting::parallel::{self, links, ParallelForm, ParallelReport};
@@ -10,53 +12,70 @@ use yew::prelude::*;
 use crate::components::charts::{Segment, StackedBar};
 use crate::components::field::{SelectField, TextField};
 
-/// The form's fields by id, read and written as one struct.
-fn field<'a>(f: &'a mut ParallelForm, id: &str) -> &'a mut String {
-    match id {
-        "params" => &mut f.params,
-        "gpus" => &mut f.gpus,
-        "grad_bytes" => &mut f.grad_bytes,
-        "link" => &mut f.link,
-        "bandwidth" => &mut f.bandwidth_gbps,
-        "gpu" => &mut f.gpu,
-        "mfu" => &mut f.mfu,
-        "tokens" => &mut f.tokens_per_gpu,
+/// The section's inputs as keys of the Compute page's form (and URL).
+pub const KEYS: [&str; 8] =
+    ["dp_params", "dp_gpus", "dp_grad_bytes", "dp_link", "dp_bw", "dp_gpu", "dp_mfu", "dp_tokens"];
+
+/// The form's field under `key` (one of [`KEYS`], or `precision`).
+fn field<'a>(f: &'a mut ParallelForm, key: &str) -> &'a mut String {
+    match key {
+        "dp_params" => &mut f.params,
+        "dp_gpus" => &mut f.gpus,
+        "dp_grad_bytes" => &mut f.grad_bytes,
+        "dp_link" => &mut f.link,
+        "dp_bw" => &mut f.bandwidth_gbps,
+        "dp_gpu" => &mut f.gpu,
+        "dp_mfu" => &mut f.mfu,
+        "dp_tokens" => &mut f.tokens_per_gpu,
         _ => &mut f.precision,
     }
 }
 
-/// The field an error belongs to (its flag name → the field id).
+/// The default of `key` (the lesson's GPT-2-small-on-8-H100s example).
+pub fn default_of(key: &str) -> String {
+    field(&mut ParallelForm::default(), key).clone()
+}
+
+/// The section's form from the page's values (`get` by key; `precision` is the Memory section's).
+pub fn form_of(get: impl Fn(&str) -> String) -> ParallelForm {
+    let mut f = ParallelForm::default();
+    for key in KEYS.iter().chain(&["precision"]) {
+        *field(&mut f, key) = get(key);
+    }
+    f
+}
+
+/// The key an error belongs to (its flag name → the field's key).
 fn field_of(err: &InputError) -> &'static str {
     match err.field.as_str() {
-        "--params" => "params",
-        "--gpus" => "gpus",
-        "--grad-bytes" => "grad_bytes",
-        "--bandwidth-gbps" => "bandwidth",
-        "--mfu" => "mfu",
-        "--tokens-per-gpu" => "tokens",
-        "--link" => "link",
-        "--gpu" => "gpu",
+        "--params" => "dp_params",
+        "--gpus" => "dp_gpus",
+        "--grad-bytes" => "dp_grad_bytes",
+        "--bandwidth-gbps" => "dp_bw",
+        "--mfu" => "dp_mfu",
+        "--tokens-per-gpu" => "dp_tokens",
+        "--link" => "dp_link",
+        "--gpu" => "dp_gpu",
         _ => "precision",
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct ParallelProps {
+    pub form: ParallelForm,
+    /// A field changed: (key, new text).
+    pub onchange: Callback<(&'static str, String)>,
+}
+
 #[function_component(ParallelSection)]
-pub fn parallel_section() -> Html {
-    let form = use_state(ParallelForm::default);
-    let set = |id: &'static str| {
-        let form = form.clone();
-        Callback::from(move |v: String| {
-            let mut next = (*form).clone();
-            *field(&mut next, id) = v;
-            form.set(next);
-        })
-    };
-    let mut current = (*form).clone();
-    let value = |id: &str, f: &mut ParallelForm| AttrValue::from(field(f, id).clone());
-    let report = form.evaluate();
-    let error_for = |id: &str| report.as_ref().err().filter(|e| field_of(e) == id).map(|e| e.to_string());
-    let text = |id: &'static str, label: &'static str, hint: Option<&'static str>, f: &mut ParallelForm| {
-        html! { <TextField id={format!("dp-{id}")} label={label} value={value(id, f)} oninput={set(id)} error={error_for(id)} hint={hint.map(AttrValue::from)} /> }
+pub fn parallel_section(props: &ParallelProps) -> Html {
+    let set = |key: &'static str| props.onchange.reform(move |v: String| (key, v));
+    let mut current = props.form.clone();
+    let value = |key: &str, f: &mut ParallelForm| AttrValue::from(field(f, key).clone());
+    let report = props.form.evaluate();
+    let error_for = |key: &str| report.as_ref().err().filter(|e| field_of(e) == key).map(|e| e.to_string());
+    let text = |key: &'static str, label: &'static str, hint: Option<&'static str>, f: &mut ParallelForm| {
+        html! { <TextField id={key.replace('_', "-")} label={label} value={value(key, f)} oninput={set(key)} error={error_for(key)} hint={hint.map(AttrValue::from)} /> }
     };
     let link_options: Vec<(String, String)> =
         links().iter().map(|l| (l.key.to_string(), format!("{} — {} GB/s", l.title, l.bytes_per_s / 1e9))).collect();
@@ -73,16 +92,16 @@ pub fn parallel_section() -> Html {
                 Both grow with N: whether communication hides depends on the tokens per GPU and on the link."}</p>
             <div class="panel inputs">
                 <div class="row">
-                    { text("params", "Parameters N", Some("e.g. 124M, 7B"), &mut current) }
-                    { text("gpus", "Data-parallel GPUs G", None, &mut current) }
-                    <SelectField id="dp-link" label="Link" options={link_options} value={value("link", &mut current)} onchange={set("link")} />
-                    { text("bandwidth", "or bandwidth (GB/s per GPU, one way)", Some("empty = the link's"), &mut current) }
+                    { text("dp_params", "Parameters N", Some("e.g. 124M, 7B"), &mut current) }
+                    { text("dp_gpus", "Data-parallel GPUs G", None, &mut current) }
+                    <SelectField id="dp-link" label="Link" options={link_options} value={value("dp_link", &mut current)} onchange={set("dp_link")} />
+                    { text("dp_bw", "or bandwidth (GB/s per GPU, one way)", Some("empty = the link's"), &mut current) }
                 </div>
                 <div class="row">
-                    <SelectField id="dp-grad-bytes" label="Gradients sent as" options={grad_options} value={value("grad_bytes", &mut current)} onchange={set("grad_bytes")} />
-                    <SelectField id="dp-gpu" label="GPU" options={gpu_options} value={value("gpu", &mut current)} onchange={set("gpu")} />
-                    { text("mfu", "MFU", Some("in (0, 1]"), &mut current) }
-                    { text("tokens", "Tokens per GPU per step", Some("batch × context"), &mut current) }
+                    <SelectField id="dp-grad-bytes" label="Gradients sent as" options={grad_options} value={value("dp_grad_bytes", &mut current)} onchange={set("dp_grad_bytes")} />
+                    <SelectField id="dp-gpu" label="GPU" options={gpu_options} value={value("dp_gpu", &mut current)} onchange={set("dp_gpu")} />
+                    { text("dp_mfu", "MFU", Some("in (0, 1]"), &mut current) }
+                    { text("dp_tokens", "Tokens per GPU per step", Some("batch × context"), &mut current) }
                 </div>
             </div>
             { match &report {
