@@ -219,7 +219,12 @@ mod mpi_group {
 
         /// CUDA tensors go to NCCL (the communicator is made on the first one's device).
         #[cfg(feature = "nccl")]
-        fn all_reduce_device(&mut self, bucket: &mut dyn std::any::Any) -> bool {
+        fn reduces_on_device(&self, example: &dyn std::any::Any) -> bool {
+            super::nccl::is_cuda(example)
+        }
+
+        #[cfg(feature = "nccl")]
+        fn all_reduce_device(&mut self, bucket: &mut dyn std::any::Any) {
             super::nccl::all_reduce(&mut self.nccl, &self.world, bucket)
         }
 
@@ -320,15 +325,20 @@ mod nccl {
         }
     }
 
-    /// Sums `bucket` with NCCL when it is a CUDA tensor (fused or not); false for any other
-    /// backend's. A failure ends the rank with the reason: the others would wait forever.
-    pub fn all_reduce(nccl: &mut Option<Nccl>, world: &SimpleCommunicator, bucket: &mut dyn Any) -> bool {
+    /// Whether `t` is a CUDA float tensor (fused or not), which NCCL can reduce.
+    pub fn is_cuda(t: &dyn Any) -> bool {
+        t.is::<FusionTensor<FusionCubeRuntime<CudaRuntime>>>() || t.is::<CubeTensor<CudaRuntime>>()
+    }
+
+    /// Sums `bucket`, a CUDA tensor ([`is_cuda`]), with NCCL. A failure ends the rank with the
+    /// reason: the others would wait forever.
+    pub fn all_reduce(nccl: &mut Option<Nccl>, world: &SimpleCommunicator, bucket: &mut dyn Any) {
         let cube = if let Some(fused) = bucket.downcast_ref::<FusionTensor<FusionCubeRuntime<CudaRuntime>>>() {
             fused.client.clone().resolve_tensor_float::<Cube>(fused.clone())
         } else if let Some(cube) = bucket.downcast_ref::<CubeTensor<CudaRuntime>>() {
             cube.clone()
         } else {
-            return false;
+            unreachable!("all_reduce is only given CUDA tensors (is_cuda)");
         };
         let result = match nccl {
             Some(n) => n.sum_in_place(&cube),
@@ -340,6 +350,5 @@ mod nccl {
             eprintln!("error: rank {}: NCCL: {e}", world.rank());
             world.abort(3);
         }
-        true
     }
 }

@@ -66,14 +66,19 @@ pub trait Collective {
         sizes: &[usize],
         fill: &mut dyn FnMut(usize, &mut [f32]),
     ) -> (Vec<Vec<f32>>, CommTiming);
-    /// Sums a flat f32 bucket still on the device, in place, when this collective reaches the
-    /// device's memory itself (NCCL on CUDA: the gradients then never leave the GPUs). `bucket` is
-    /// the backend's float tensor primitive. Returns false, having done nothing, to have the
-    /// buckets staged through host memory ([`Collective::all_reduce_buckets`]) instead; every rank
-    /// must answer alike (they run the same backend).
-    fn all_reduce_device(&mut self, bucket: &mut dyn std::any::Any) -> bool {
-        let _ = bucket;
+    /// Whether this collective sums tensors like `example` (a backend's float tensor primitive)
+    /// on the device itself — NCCL on CUDA: the gradients then never leave the GPUs — rather than
+    /// through host memory ([`Collective::all_reduce_buckets`]). Every rank answers alike (they
+    /// run the same backend); asked once per step, it must not communicate.
+    fn reduces_on_device(&self, example: &dyn std::any::Any) -> bool {
+        let _ = example;
         false
+    }
+    /// Sums a flat f32 bucket on the device, in place (`bucket` is the backend's float tensor
+    /// primitive); only called when [`Collective::reduces_on_device`] said so.
+    fn all_reduce_device(&mut self, bucket: &mut dyn std::any::Any) {
+        let _ = bucket;
+        unreachable!("all_reduce_device without reduces_on_device")
     }
     /// Sums a few numbers across ranks, in place.
     fn all_reduce_f64(&mut self, values: &mut [f64]);
@@ -131,10 +136,14 @@ pub fn reduce_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     params.reverse();
     let buckets = buckets(&params.iter().map(|p| p.numel).collect::<Vec<_>>(), bucket_bytes / 4);
     let sizes: Vec<usize> = buckets.iter().map(|r| params[r.clone()].iter().map(|p| p.numel).sum()).collect();
-    let scale = 1.0 / collective.ranks() as f32;
-    if let Some(timing) = reduce_on_device::<B>(&mut params, &buckets, &sizes, collective, grads, module) {
-        return timing;
+    let on_device = params.first().and_then(|p| p.grad.clone()).is_some_and(|g| {
+        let example = g.into_primitive().tensor();
+        collective.reduces_on_device(&example)
+    });
+    if on_device {
+        return reduce_on_device::<B>(&mut params, &buckets, &sizes, collective, grads, module);
     }
+    let scale = 1.0 / collective.ranks() as f32;
     let (sums, timing) = collective.all_reduce_buckets(&sizes, &mut |k, buffer| {
         let parts: Vec<Tensor<B::InnerBackend, 1>> =
             params[buckets[k].clone()].iter_mut().map(|p| p.grad.take().expect("each bucket is filled once")).collect();
@@ -154,9 +163,8 @@ pub fn reduce_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     timing
 }
 
-/// The buckets summed on the device, when the collective can ([`Collective::all_reduce_device`]):
-/// each is concatenated, reduced in place, scaled by 1/ranks and cut back into its parameters.
-/// `None` (nothing done) when the collective declines the first bucket.
+/// The buckets summed on the device ([`Collective::all_reduce_device`]): each is concatenated,
+/// reduced in place, scaled by 1/ranks and cut back into its parameters.
 fn reduce_on_device<B: AutodiffBackend>(
     params: &mut [Flat<B::InnerBackend>],
     buckets: &[std::ops::Range<usize>],
@@ -164,31 +172,26 @@ fn reduce_on_device<B: AutodiffBackend>(
     collective: &mut dyn Collective,
     grads: &mut GradientsParams,
     module: &impl AutodiffModule<B>,
-) -> Option<CommTiming> {
+) -> CommTiming {
     use burn::tensor::TensorPrimitive;
     let started = web_time::Instant::now();
     let scale = 1.0 / collective.ranks() as f64;
     let mut averaged = HashMap::with_capacity(params.len());
     for range in buckets {
         let parts: Vec<Tensor<B::InnerBackend, 1>> =
-            params[range.clone()].iter().map(|p| p.grad.clone().expect("not taken yet")).collect();
+            params[range.clone()].iter_mut().map(|p| p.grad.take().expect("each bucket is reduced once")).collect();
         let mut flat = Tensor::cat(parts, 0).into_primitive().tensor();
-        if !collective.all_reduce_device(&mut flat) {
-            // Only the first bucket can be declined (the backend decides, the same on every rank).
-            assert!(averaged.is_empty(), "a collective declined a later bucket after reducing the first");
-            return None;
-        }
+        collective.all_reduce_device(&mut flat);
         let sum = Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(flat)).mul_scalar(scale);
         let mut at = 0;
-        for p in &mut params[range.clone()] {
+        for p in &params[range.clone()] {
             averaged.insert(p.id, sum.clone().narrow(0, at, p.numel));
             at += p.numel;
-            p.grad = None;
         }
     }
     module.visit(&mut PutGrads::<B> { grads, averaged });
     let bytes = 4 * sizes.iter().sum::<usize>() as u64;
-    Some(CommTiming { hidden_s: 0.0, exposed_s: started.elapsed().as_secs_f64(), bytes, buckets: sizes.len() })
+    CommTiming { hidden_s: 0.0, exposed_s: started.elapsed().as_secs_f64(), bytes, buckets: sizes.len() }
 }
 
 /// Contiguous groups of `sizes` of about `bucket_elems` each (a larger item is a bucket alone).
